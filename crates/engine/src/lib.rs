@@ -1,0 +1,82 @@
+//! # larder-engine
+//!
+//! The one place where Larder's entries live, expire and get evicted. The Redis-compatible
+//! server keeps its values here, the HTTP proxy its responses, the `larder` library its
+//! application values, and the simulator replays traces through the very same policy code.
+//! The engine does no I/O and no logging.
+//!
+//! ## Parts
+//!
+//! * [`Store`] — the concurrent cache: a power-of-two number of [`Shard`]s, each behind a
+//!   reader-writer lock. Build it with [`Store::builder`].
+//! * [`Shard`] — a complete single-threaded cache (table, slab, policy, budget, TTL, statistics).
+//!   The simulator uses it directly, with no locking, so a hit ratio measured offline is the one
+//!   the store achieves with one shard.
+//! * [`policy`] — eviction policies behind one trait with a written contract: exact LRU, FIFO,
+//!   LFU with aging, Random, and S3-FIFO (the default).
+//! * [`Weigher`] — capacity in entries ([`Unit`]) or in bytes (any `Fn(&K, &V) -> u32`).
+//! * [`Clock`] — injected time; [`ManualClock`] for tests and replays.
+//! * [`stats`] — hits, misses by reason, insertions, evictions, expirations, weights; per
+//!   namespace hit ratios ([`namespace`]); hot keys over a sliding window ([`hotkeys`]).
+//! * [`flight`] — single flight: one load per key in flight, used by
+//!   [`Store::get_or_insert_with`].
+//!
+//! ## Concurrency model
+//!
+//! A key is hashed once per call (foldhash, randomly seeded per store); the hash picks the shard
+//! and probes its table. **A hit takes only the shard's shared lock.** The default policy,
+//! S3-FIFO, records a hit by storing a 2-bit counter with a relaxed atomic; FIFO and Random record
+//! nothing. Exact LRU and LFU need to relink on a hit, so the store pushes the hit into a 64-slot
+//! lossy buffer per shard and replays it under the exclusive lock, taken by the next writer or,
+//! with `try_write`, by the reader that fills the buffer — reads never block on it, and when the
+//! buffer is full further hits are dropped (the policy becomes approximate under contention, as in
+//! Caffeine). Writes (insert, remove, TTL changes, eviction, expiry) take the shard's exclusive
+//! lock for O(1) work plus the evictions they cause. Loads in [`Store::get_or_insert_with`] run
+//! with no lock held.
+//!
+//! ## Expiry: why sampling
+//!
+//! Each entry has an optional deadline, checked lazily on every access (an expired entry is never
+//! returned). Active expiry reclaims expired entries that nobody reads without scanning the store:
+//! each shard keeps an index of the slots that carry a TTL, and [`Store::expire_cycle`] samples 20
+//! of them at random per round, reclaims those expired, and repeats while more than a quarter of a
+//! sample had expired — Redis's algorithm, bounding the expired-but-resident fraction near 25 %
+//! at a cost proportional to the work found. Inserts sample two entries as they go, so a store
+//! without a maintenance task still reclaims. We chose sampling over a timer wheel because it
+//! costs no per-entry links (the index is 4 bytes per TTL entry, nothing for entries without a
+//! TTL), needs no tick to keep up with, and matches Redis's observable behaviour, which the server
+//! must reproduce; a timer wheel would reclaim more promptly at the price of 8–16 bytes per entry
+//! and re-linking on every TTL change.
+//!
+//! ## Bounds
+//!
+//! * Weight: after every write a shard's resident weight is within its budget, and the shards'
+//!   budgets add up exactly to the store's capacity. An entry heavier than a shard's budget is
+//!   refused with [`InsertError::TooLarge`].
+//! * Memory: per entry, the slab slot (key, value, an 8-byte deadline and a 4-byte weight), a
+//!   4-byte table slot plus a control byte, and the policy's metadata (S3-FIFO: 9 bytes plus a
+//!   ghost of about 10 bytes per remembered key; LRU and FIFO: 8 bytes). Measured figures are in
+//!   `docs/benchmarks.md`.
+//! * The departure memory (miss reasons) has a fixed number of 4-byte cells; namespace tracking
+//!   keeps at most the configured number of namespaces; hot-key tracking keeps at most `2 × top`
+//!   keys; the hit buffer is 64 slots per shard; single-flight state exists only while a load
+//!   runs, and waiters wait at most the configured timeout.
+
+pub mod clock;
+pub mod flight;
+pub mod hotkeys;
+pub mod namespace;
+pub mod policy;
+mod rng;
+pub mod shard;
+pub mod stats;
+mod store;
+mod sync;
+pub mod weigher;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use policy::{AnyPolicy, Policy, PolicyKind};
+pub use shard::{InsertError, NEVER, Shard, ShardConfig};
+pub use stats::{Departure, MissReason, Snapshot};
+pub use store::{KeyBytes, LoadError, Store, StoreBuilder};
+pub use weigher::{Unit, Weigher};

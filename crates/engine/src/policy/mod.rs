@@ -1,0 +1,273 @@
+//! Eviction policies.
+//!
+//! A policy decides which resident entry leaves when a shard is over its budget. It never sees
+//! keys or values: it works on [`Slot`]s, the stable indices of entries in their shard, and keeps
+//! its own per-slot metadata (links, counters, access bits) in arrays indexed by slot. Hashes and
+//! weights of resident slots are available through [`Residents`], so ghost lists (ARC, S3-FIFO)
+//! and admission filters (TinyLFU) need no copy of them.
+//!
+//! # The contract
+//!
+//! The shard calls the policy as follows, and every implementation must uphold the rules after
+//! each call:
+//!
+//! 1. [`Policy::on_insert`] is called exactly once when a slot becomes resident; the slot is then
+//!    *resident* until the shard calls [`Policy::on_remove`] for it or the policy returns it from
+//!    [`Policy::victim`].
+//! 2. [`Policy::on_access`], [`Policy::on_access_shared`] and [`Policy::on_reweigh`] are called
+//!    only for resident slots. [`Policy::on_access_shared`] may run on many threads at once under
+//!    a shared lock: it may only touch atomics. It returns `false` when the policy needs exclusive
+//!    access to record a hit (exact LRU, LFU); the concurrent store then buffers the hit and calls
+//!    [`Policy::on_access`] later, or drops it when the buffer is full (a lossy, bounded buffer).
+//! 3. [`Policy::victim`] returns a resident slot and forgets it, as if `on_remove` had been called;
+//!    it returns `None` only when no slot is resident. Admission is part of choosing the victim:
+//!    a policy that rejects a newcomer (TinyLFU) returns the newcomer itself.
+//! 4. [`Policy::on_miss`] reports a lookup of a key that was not resident (frequency sketches and
+//!    ghost lists may learn from it); it never changes which slots are resident.
+//! 5. The policy's memory is bounded by the number of slots plus a bounded history (ghosts).
+//!
+//! The shard, not the policy, owns the budget: it calls `victim` until the weighted size fits.
+
+mod fifo;
+mod ghost;
+mod lfu;
+pub mod list;
+mod lru;
+mod random;
+mod s3fifo;
+
+pub use fifo::Fifo;
+pub use lfu::Lfu;
+pub use lru::Lru;
+pub use random::Random;
+pub use s3fifo::S3Fifo;
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The index of an entry's slot in its shard, stable for as long as the entry is resident.
+pub type Slot = u32;
+
+/// What a policy may ask the shard about resident slots.
+pub trait Residents {
+    /// The key hash of a resident slot.
+    fn hash(&self, slot: Slot) -> u64;
+    /// The weight of a resident slot.
+    fn weight(&self, slot: Slot) -> u32;
+}
+
+/// An eviction policy over slots. See the [module documentation](self) for the contract.
+pub trait Policy: Send + Sync {
+    /// The policy's name as used in configuration (`lru`, `s3fifo`, ...).
+    fn name(&self) -> &'static str;
+    /// Tells the policy the shard's capacity in weight units (called at creation and on resize).
+    fn set_capacity(&mut self, capacity: u64);
+    /// `slot` became resident, with the key's hash and the entry's weight.
+    fn on_insert(&mut self, slot: Slot, hash: u64, weight: u32);
+    /// A resident slot was read (exclusive access: record it exactly).
+    fn on_access(&mut self, slot: Slot);
+    /// A resident slot was read under a shared lock; `true` if recorded, `false` to be buffered.
+    fn on_access_shared(&self, slot: Slot) -> bool;
+    /// A lookup missed for a key with this hash.
+    fn on_miss(&mut self, _hash: u64) {}
+    /// A resident slot's value was replaced in place and now weighs `new` instead of `old`.
+    fn on_reweigh(&mut self, slot: Slot, old: u32, new: u32);
+    /// A resident slot left for a reason other than eviction (removal, expiry, replacement).
+    fn on_remove(&mut self, slot: Slot, weight: u32);
+    /// Chooses a resident slot to evict and forgets it.
+    fn victim<R: Residents + ?Sized>(&mut self, residents: &R) -> Option<Slot>;
+    /// Forgets every slot and all history.
+    fn clear(&mut self);
+    /// Pre-allocates per-slot metadata for `slots` slots.
+    fn reserve(&mut self, _slots: usize) {}
+    /// Heap bytes held by the policy's metadata (for memory figures).
+    fn heap_bytes(&self) -> usize;
+}
+
+/// The policies Larder ships, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PolicyKind {
+    /// Exact least-recently-used.
+    Lru,
+    /// First in, first out.
+    Fifo,
+    /// Least-frequently-used with aging (counters halve periodically), LRU among equals.
+    Lfu,
+    /// Uniformly random victim, as Redis `allkeys-random`.
+    Random,
+    /// S3-FIFO (SOSP 2023): small and main FIFO queues plus a ghost queue. The default: a hit
+    /// only sets an access counter, so reads never take an exclusive lock.
+    #[default]
+    S3Fifo,
+}
+
+impl PolicyKind {
+    /// Every policy, in a stable order.
+    pub const ALL: [PolicyKind; 5] = [
+        PolicyKind::Lru,
+        PolicyKind::Fifo,
+        PolicyKind::Lfu,
+        PolicyKind::Random,
+        PolicyKind::S3Fifo,
+    ];
+
+    /// The configuration name.
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::Lru => "lru",
+            PolicyKind::Fifo => "fifo",
+            PolicyKind::Lfu => "lfu",
+            PolicyKind::Random => "random",
+            PolicyKind::S3Fifo => "s3fifo",
+        }
+    }
+
+    /// A new policy of this kind for a shard of `capacity` weight units. `seed` feeds the
+    /// randomised policies, so that simulations are reproducible.
+    pub fn build(self, capacity: u64, seed: u64) -> AnyPolicy {
+        match self {
+            PolicyKind::Lru => AnyPolicy::Lru(Lru::default()),
+            PolicyKind::Fifo => AnyPolicy::Fifo(Fifo::default()),
+            PolicyKind::Lfu => AnyPolicy::Lfu(Lfu::default()),
+            PolicyKind::Random => AnyPolicy::Random(Random::new(seed)),
+            PolicyKind::S3Fifo => AnyPolicy::S3Fifo(S3Fifo::new(capacity)),
+        }
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown policy name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownPolicy(pub String);
+
+impl fmt::Display for UnknownPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<_> = PolicyKind::ALL.iter().map(|k| k.name()).collect();
+        write!(
+            f,
+            "unknown eviction policy '{}' (expected one of: {})",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownPolicy {}
+
+impl FromStr for PolicyKind {
+    type Err = UnknownPolicy;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.trim().to_ascii_lowercase();
+        PolicyKind::ALL
+            .into_iter()
+            .find(|k| k.name() == lower || (lower == "s3-fifo" && *k == PolicyKind::S3Fifo))
+            .ok_or_else(|| UnknownPolicy(s.to_owned()))
+    }
+}
+
+/// Any shipped policy, chosen at run time and dispatched statically.
+#[derive(Debug)]
+pub enum AnyPolicy {
+    /// See [`Lru`].
+    Lru(Lru),
+    /// See [`Fifo`].
+    Fifo(Fifo),
+    /// See [`Lfu`].
+    Lfu(Lfu),
+    /// See [`Random`].
+    Random(Random),
+    /// See [`S3Fifo`].
+    S3Fifo(S3Fifo),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $p:ident => $e:expr) => {
+        match $self {
+            AnyPolicy::Lru($p) => $e,
+            AnyPolicy::Fifo($p) => $e,
+            AnyPolicy::Lfu($p) => $e,
+            AnyPolicy::Random($p) => $e,
+            AnyPolicy::S3Fifo($p) => $e,
+        }
+    };
+}
+
+impl AnyPolicy {
+    /// Which kind this is.
+    pub fn kind(&self) -> PolicyKind {
+        match self {
+            AnyPolicy::Lru(_) => PolicyKind::Lru,
+            AnyPolicy::Fifo(_) => PolicyKind::Fifo,
+            AnyPolicy::Lfu(_) => PolicyKind::Lfu,
+            AnyPolicy::Random(_) => PolicyKind::Random,
+            AnyPolicy::S3Fifo(_) => PolicyKind::S3Fifo,
+        }
+    }
+}
+
+impl Policy for AnyPolicy {
+    fn name(&self) -> &'static str {
+        dispatch!(self, p => p.name())
+    }
+    fn set_capacity(&mut self, capacity: u64) {
+        dispatch!(self, p => p.set_capacity(capacity))
+    }
+    #[inline]
+    fn on_insert(&mut self, slot: Slot, hash: u64, weight: u32) {
+        dispatch!(self, p => p.on_insert(slot, hash, weight))
+    }
+    #[inline]
+    fn on_access(&mut self, slot: Slot) {
+        dispatch!(self, p => p.on_access(slot))
+    }
+    #[inline]
+    fn on_access_shared(&self, slot: Slot) -> bool {
+        dispatch!(self, p => p.on_access_shared(slot))
+    }
+    #[inline]
+    fn on_miss(&mut self, hash: u64) {
+        dispatch!(self, p => p.on_miss(hash))
+    }
+    fn on_reweigh(&mut self, slot: Slot, old: u32, new: u32) {
+        dispatch!(self, p => p.on_reweigh(slot, old, new))
+    }
+    #[inline]
+    fn on_remove(&mut self, slot: Slot, weight: u32) {
+        dispatch!(self, p => p.on_remove(slot, weight))
+    }
+    #[inline]
+    fn victim<R: Residents + ?Sized>(&mut self, residents: &R) -> Option<Slot> {
+        dispatch!(self, p => p.victim(residents))
+    }
+    fn clear(&mut self) {
+        dispatch!(self, p => p.clear())
+    }
+    fn reserve(&mut self, slots: usize) {
+        dispatch!(self, p => p.reserve(slots))
+    }
+    fn heap_bytes(&self) -> usize {
+        dispatch!(self, p => p.heap_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for kind in PolicyKind::ALL {
+            assert_eq!(kind.name().parse::<PolicyKind>(), Ok(kind));
+            assert_eq!(kind.build(10, 1).kind(), kind);
+        }
+        assert_eq!("S3-FIFO".parse::<PolicyKind>(), Ok(PolicyKind::S3Fifo));
+        let err = "clock".parse::<PolicyKind>().unwrap_err().to_string();
+        assert!(err.contains("unknown eviction policy 'clock'"), "{err}");
+    }
+}

@@ -1,0 +1,830 @@
+//! The single-threaded store: one hash table, one slab of entries, one policy, one budget.
+//!
+//! A [`Shard`] is a complete cache on its own, usable without any locking (the simulator replays
+//! traces through it), and the unit that the concurrent [`Store`](crate::Store) puts behind a lock.
+//!
+//! Layout: entries live in a slab (`Vec` of slots) and never move while resident, so a slot index
+//! is a stable handle for the policy's metadata and for scan cursors. The index is a SwissTable
+//! (`hashbrown::HashTable<u32>`) of slot numbers. The key hash is not stored: the table and the
+//! policy recompute it from the key on the rare paths that need it (table growth, eviction), which
+//! keeps the per-entry overhead for a `u64 → u64` entry at 16 bytes in the slab plus the index.
+
+use crate::clock::{Clock, Timestamp, deadline_after};
+use crate::policy::{AnyPolicy, Policy, PolicyKind, Residents, Slot};
+use crate::rng::SplitMix64;
+use crate::stats::{Counters, Departure, Departures, MissReason, Snapshot};
+use crate::weigher::Weigher;
+use hashbrown::HashTable;
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+/// The deadline of an entry that never expires.
+pub const NEVER: Timestamp = Timestamp::MAX;
+
+const NO_SLOT: u32 = u32::MAX;
+/// Samples taken from the TTL index by an insert, to reclaim expired entries as writes go by.
+const SAMPLES_PER_WRITE: usize = 2;
+
+enum SlotState<K, V> {
+    Vacant {
+        next_free: u32,
+    },
+    Occupied {
+        key: K,
+        value: V,
+        expires_at: Timestamp,
+        weight: u32,
+    },
+}
+
+/// Why an insert was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertError {
+    /// The entry alone weighs more than the shard's whole budget.
+    TooLarge {
+        /// The entry's weight.
+        weight: u32,
+        /// The shard's budget.
+        capacity: u64,
+    },
+    /// The shard already holds `u32::MAX - 1` entries.
+    Full,
+}
+
+impl fmt::Display for InsertError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InsertError::TooLarge { weight, capacity } => write!(
+                f,
+                "entry of weight {weight} exceeds the cache budget of {capacity}"
+            ),
+            InsertError::Full => f.write_str("shard holds the maximum number of entries"),
+        }
+    }
+}
+
+impl std::error::Error for InsertError {}
+
+/// How to build a shard (the [`Store`](crate::Store) builder fills this in for each of its shards).
+#[derive(Clone)]
+pub struct ShardConfig<K, V> {
+    /// Budget in weight units (entries with [`Unit`](crate::Unit), bytes with a byte weigher).
+    pub capacity: u64,
+    /// The eviction policy.
+    pub policy: PolicyKind,
+    /// How much of the budget an entry takes.
+    pub weigher: Arc<dyn Weigher<K, V>>,
+    /// Where time comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Cells in the departure memory used to attribute misses (4 bytes each).
+    pub departure_cells: usize,
+    /// Seed for the randomised decisions (random eviction, expiry sampling).
+    pub seed: u64,
+    /// Entries to pre-allocate room for (the capacity, when it counts entries).
+    pub reserve: usize,
+}
+
+impl<K, V> fmt::Debug for ShardConfig<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardConfig")
+            .field("capacity", &self.capacity)
+            .field("policy", &self.policy)
+            .field("departure_cells", &self.departure_cells)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> ShardConfig<K, V> {
+    /// A shard of `capacity` entries with the default policy, unit weights and the system clock.
+    pub fn entries(capacity: u64) -> Self {
+        Self {
+            capacity,
+            policy: PolicyKind::default(),
+            weigher: Arc::new(crate::weigher::Unit),
+            clock: Arc::new(crate::clock::SystemClock),
+            departure_cells: (capacity as usize).clamp(1024, 1 << 16),
+            seed: 0x5eed,
+            reserve: usize::try_from(capacity).unwrap_or(0).min(1 << 20),
+        }
+    }
+
+    /// Sets the policy.
+    pub fn with_policy(mut self, policy: PolicyKind) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Sets the weigher (and stops pre-allocating by entry count).
+    pub fn with_weigher(mut self, weigher: Arc<dyn Weigher<K, V>>) -> Self {
+        self.weigher = weigher;
+        self.reserve = 0;
+        self
+    }
+}
+
+/// What a lookup under a shared lock found.
+#[derive(Debug)]
+pub enum SharedLookup<'a, V> {
+    /// A live entry. `buffer` is `Some(slot)` when the policy needs the hit replayed under an
+    /// exclusive lock (see [`Shard::replay_hit`]).
+    Hit {
+        /// The value.
+        value: &'a V,
+        /// The slot to buffer, for policies that record hits exclusively.
+        buffer: Option<Slot>,
+    },
+    /// No entry; the miss has been counted under this reason.
+    Miss(MissReason),
+    /// An entry whose deadline has passed; counted as an expired miss. The caller should take the
+    /// exclusive lock and call [`Shard::reap_expired`].
+    Expired,
+}
+
+/// A single-threaded cache: see the [module documentation](self).
+pub struct Shard<K, V, S = foldhash::fast::RandomState, P = AnyPolicy> {
+    table: HashTable<Slot>,
+    slots: Vec<SlotState<K, V>>,
+    free_head: u32,
+    len: usize,
+    weighted: u64,
+    capacity: u64,
+    policy: P,
+    weigher: Arc<dyn Weigher<K, V>>,
+    hasher: S,
+    clock: Arc<dyn Clock>,
+    /// Slots that had a deadline when pushed; may hold stale or duplicate slots (checked on use).
+    expiring: Vec<Slot>,
+    ttl_entries: usize,
+    departures: Departures,
+    counters: Counters,
+    rng: SplitMix64,
+}
+
+impl<K, V, S, P> fmt::Debug for Shard<K, V, S, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shard")
+            .field("len", &self.len)
+            .field("weighted", &self.weighted)
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The view of resident slots a policy gets when choosing a victim.
+struct View<'a, K, V, S> {
+    slots: &'a [SlotState<K, V>],
+    hasher: &'a S,
+}
+
+impl<K: Hash, V, S: BuildHasher> Residents for View<'_, K, V, S> {
+    #[inline]
+    fn hash(&self, slot: Slot) -> u64 {
+        match &self.slots[slot as usize] {
+            SlotState::Occupied { key, .. } => self.hasher.hash_one(key),
+            SlotState::Vacant { .. } => 0,
+        }
+    }
+    #[inline]
+    fn weight(&self, slot: Slot) -> u32 {
+        match &self.slots[slot as usize] {
+            SlotState::Occupied { weight, .. } => *weight,
+            SlotState::Vacant { .. } => 0,
+        }
+    }
+}
+
+impl<K, V> Shard<K, V, foldhash::fast::RandomState, AnyPolicy>
+where
+    K: Hash + Eq,
+{
+    /// A shard with a randomly seeded hasher and the configured policy.
+    pub fn new(config: ShardConfig<K, V>) -> Self {
+        Self::with_hasher(config, foldhash::fast::RandomState::default())
+    }
+}
+
+impl<K, V, S> Shard<K, V, S, AnyPolicy>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+{
+    /// A shard with the given hasher (the simulator uses a fixed seed for reproducible runs).
+    pub fn with_hasher(config: ShardConfig<K, V>, hasher: S) -> Self {
+        let policy = config.policy.build(config.capacity, config.seed);
+        Self::with_policy(config, hasher, policy)
+    }
+}
+
+impl<K, V, S, P> Shard<K, V, S, P>
+where
+    K: Hash + Eq,
+    S: BuildHasher,
+    P: Policy,
+{
+    /// A shard driven by a policy object of the caller's (for policies outside [`PolicyKind`]).
+    pub fn with_policy(config: ShardConfig<K, V>, hasher: S, mut policy: P) -> Self {
+        policy.set_capacity(config.capacity);
+        policy.reserve(config.reserve);
+        Self {
+            table: HashTable::with_capacity(config.reserve),
+            slots: Vec::with_capacity(config.reserve),
+            free_head: NO_SLOT,
+            len: 0,
+            weighted: 0,
+            capacity: config.capacity,
+            policy,
+            weigher: config.weigher,
+            hasher,
+            clock: config.clock,
+            expiring: Vec::new(),
+            ttl_entries: 0,
+            departures: Departures::new(config.departure_cells),
+            counters: Counters::default(),
+            rng: SplitMix64::new(config.seed ^ 0xa076_1d64_78bd_642f),
+        }
+    }
+
+    /// The hash this shard uses for `key`.
+    #[inline]
+    pub fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Resident entries (including expired ones not reclaimed yet).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no entry is resident.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Resident weight.
+    #[inline]
+    pub fn weighted_size(&self) -> u64 {
+        self.weighted
+    }
+
+    /// The budget in weight units.
+    #[inline]
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// The policy (for introspection).
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    /// The clock this shard reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    #[inline]
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<Slot>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let slots = &self.slots;
+        self.table
+            .find(hash, |&s| match &slots[s as usize] {
+                SlotState::Occupied { key: k, .. } => k.borrow() == key,
+                SlotState::Vacant { .. } => false,
+            })
+            .copied()
+    }
+
+    #[inline]
+    fn is_expired(&self, expires_at: Timestamp) -> bool {
+        expires_at != NEVER && expires_at <= self.clock.now()
+    }
+
+    /// Looks `key` up and records the access: the single-threaded read path.
+    pub fn get<Q>(&mut self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.get_hashed(hash, key)
+    }
+
+    /// [`Shard::get`] with the key's hash already computed by [`Shard::hash`].
+    pub fn get_hashed<Q>(&mut self, hash: u64, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let Some(slot) = self.find(hash, key) else {
+            let reason = self.departures.reason(hash);
+            self.counters.miss(reason);
+            self.policy.on_miss(hash);
+            return None;
+        };
+        if let SlotState::Occupied { expires_at, .. } = self.slots[slot as usize]
+            && self.is_expired(expires_at)
+        {
+            self.counters.miss(MissReason::Expired);
+            self.detach(slot, hash, Departure::Expired);
+            self.policy.on_miss(hash);
+            return None;
+        }
+        self.policy.on_access(slot);
+        Counters::bump(&self.counters.hits);
+        match &self.slots[slot as usize] {
+            SlotState::Occupied { value, .. } => Some(value),
+            SlotState::Vacant { .. } => None,
+        }
+    }
+
+    /// Looks `key` up with shared access only: counts the hit or miss and records the access with
+    /// atomics where the policy can; see [`SharedLookup`].
+    #[inline]
+    pub fn get_shared<Q>(&self, hash: u64, key: &Q) -> SharedLookup<'_, V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let Some(slot) = self.find(hash, key) else {
+            let reason = self.departures.reason(hash);
+            self.counters.miss(reason);
+            return SharedLookup::Miss(reason);
+        };
+        match &self.slots[slot as usize] {
+            SlotState::Occupied {
+                value, expires_at, ..
+            } => {
+                if self.is_expired(*expires_at) {
+                    self.counters.miss(MissReason::Expired);
+                    return SharedLookup::Expired;
+                }
+                Counters::bump(&self.counters.hits);
+                let recorded = self.policy.on_access_shared(slot);
+                SharedLookup::Hit {
+                    value,
+                    buffer: (!recorded).then_some(slot),
+                }
+            }
+            SlotState::Vacant { .. } => SharedLookup::Miss(MissReason::NeverCached),
+        }
+    }
+
+    /// Replays a hit that was buffered under a shared lock. Stale slots (vacated since) are
+    /// ignored; a slot reused by another key credits that key, a harmless inaccuracy.
+    #[inline]
+    pub fn replay_hit(&mut self, slot: Slot) {
+        if let Some(SlotState::Occupied { .. }) = self.slots.get(slot as usize) {
+            self.policy.on_access(slot);
+        }
+    }
+
+    /// Removes `key` if it is resident and expired (after [`SharedLookup::Expired`]).
+    pub fn reap_expired<Q>(&mut self, hash: u64, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        if let Some(slot) = self.find(hash, key)
+            && let SlotState::Occupied { expires_at, .. } = self.slots[slot as usize]
+            && self.is_expired(expires_at)
+        {
+            self.detach(slot, hash, Departure::Expired);
+        }
+    }
+
+    /// Whether `key` is resident and live. Records no access and counts no lookup.
+    pub fn contains<Q>(&self, hash: u64, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.find(hash, key)
+            .is_some_and(|slot| match &self.slots[slot as usize] {
+                SlotState::Occupied { expires_at, .. } => !self.is_expired(*expires_at),
+                SlotState::Vacant { .. } => false,
+            })
+    }
+
+    /// Reads a live entry without recording an access or counting a lookup.
+    pub fn peek<Q>(&self, hash: u64, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let slot = self.find(hash, key)?;
+        match &self.slots[slot as usize] {
+            SlotState::Occupied {
+                value, expires_at, ..
+            } if !self.is_expired(*expires_at) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// The deadline of a live entry: `Some(NEVER)` when it has no TTL, `None` when absent.
+    pub fn deadline<Q>(&self, hash: u64, key: &Q) -> Option<Timestamp>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let slot = self.find(hash, key)?;
+        match &self.slots[slot as usize] {
+            SlotState::Occupied { expires_at, .. } if !self.is_expired(*expires_at) => {
+                Some(*expires_at)
+            }
+            _ => None,
+        }
+    }
+
+    /// Stores `key → value` without a TTL. See [`Shard::insert_hashed`].
+    pub fn insert(&mut self, key: K, value: V) -> Result<Option<V>, InsertError> {
+        let hash = self.hash(&key);
+        self.insert_hashed(hash, key, value, NEVER)
+    }
+
+    /// Stores `key → value`, expiring `ttl` from now.
+    pub fn insert_with_ttl(
+        &mut self,
+        key: K,
+        value: V,
+        ttl: Duration,
+    ) -> Result<Option<V>, InsertError> {
+        let hash = self.hash(&key);
+        let deadline = deadline_after(self.clock.now(), ttl);
+        self.insert_hashed(hash, key, value, deadline)
+    }
+
+    /// Stores `key → value` with an absolute deadline ([`NEVER`] for none), then evicts until the
+    /// shard fits its budget. Returns the value it replaced, if a live one was resident.
+    ///
+    /// An entry heavier than the whole budget is refused and any previous value stays.
+    pub fn insert_hashed(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        expires_at: Timestamp,
+    ) -> Result<Option<V>, InsertError> {
+        let weight = self.weigher.weigh(&key, &value).max(1);
+        if u64::from(weight) > self.capacity {
+            return Err(InsertError::TooLarge {
+                weight,
+                capacity: self.capacity,
+            });
+        }
+        if self.ttl_entries > 0 {
+            self.expire_sample(SAMPLES_PER_WRITE);
+        }
+        let replaced = if let Some(slot) = self.find(hash, &key) {
+            self.replace(slot, value, expires_at, weight)
+        } else {
+            self.add(hash, key, value, expires_at, weight)?;
+            None
+        };
+        self.evict_to_fit();
+        Ok(replaced)
+    }
+
+    fn replace(&mut self, slot: Slot, new: V, expires_at: Timestamp, weight: u32) -> Option<V> {
+        let now_expired = self.is_expired_slot(slot);
+        let SlotState::Occupied {
+            value,
+            expires_at: deadline,
+            weight: old_weight,
+            ..
+        } = &mut self.slots[slot as usize]
+        else {
+            return None;
+        };
+        let old = std::mem::replace(value, new);
+        let had_ttl = *deadline != NEVER;
+        *deadline = expires_at;
+        let old_weight = std::mem::replace(old_weight, weight);
+        self.weighted = self.weighted - u64::from(old_weight) + u64::from(weight);
+        match (had_ttl, expires_at != NEVER) {
+            (false, true) => {
+                self.ttl_entries += 1;
+                self.expiring.push(slot);
+            }
+            (true, false) => self.ttl_entries -= 1,
+            (true, true) => self.expiring.push(slot),
+            (false, false) => {}
+        }
+        if old_weight != weight {
+            self.policy.on_reweigh(slot, old_weight, weight);
+        }
+        self.policy.on_access(slot);
+        Counters::bump(&self.counters.updates);
+        self.counters
+            .inserted_weight
+            .fetch_add(u64::from(weight), Relaxed);
+        // An expired value being overwritten was not live: it is not "replaced".
+        (!now_expired).then_some(old)
+    }
+
+    fn is_expired_slot(&self, slot: Slot) -> bool {
+        match &self.slots[slot as usize] {
+            SlotState::Occupied { expires_at, .. } => self.is_expired(*expires_at),
+            SlotState::Vacant { .. } => false,
+        }
+    }
+
+    fn add(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        expires_at: Timestamp,
+        weight: u32,
+    ) -> Result<(), InsertError> {
+        let occupied = SlotState::Occupied {
+            key,
+            value,
+            expires_at,
+            weight,
+        };
+        let slot = if self.free_head != NO_SLOT {
+            let slot = self.free_head;
+            if let SlotState::Vacant { next_free } = self.slots[slot as usize] {
+                self.free_head = next_free;
+            }
+            self.slots[slot as usize] = occupied;
+            slot
+        } else {
+            if self.slots.len() >= (NO_SLOT - 1) as usize {
+                return Err(InsertError::Full);
+            }
+            self.slots.push(occupied);
+            (self.slots.len() - 1) as Slot
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.table
+            .insert_unique(hash, slot, |&s| match &slots[s as usize] {
+                SlotState::Occupied { key, .. } => hasher.hash_one(key),
+                SlotState::Vacant { .. } => 0,
+            });
+        self.len += 1;
+        self.weighted += u64::from(weight);
+        if expires_at != NEVER {
+            self.ttl_entries += 1;
+            self.expiring.push(slot);
+        }
+        self.policy.on_insert(slot, hash, weight);
+        Counters::bump(&self.counters.insertions);
+        self.counters
+            .inserted_weight
+            .fetch_add(u64::from(weight), Relaxed);
+        Ok(())
+    }
+
+    fn evict_to_fit(&mut self) {
+        while self.weighted > self.capacity {
+            let view = View {
+                slots: &self.slots,
+                hasher: &self.hasher,
+            };
+            let Some(victim) = self.policy.victim(&view) else {
+                break;
+            };
+            let hash = view.hash(victim);
+            self.release(victim, hash, Departure::Evicted);
+        }
+    }
+
+    /// Removes a resident slot for `cause`, telling the policy (unless it chose the slot itself).
+    fn detach(&mut self, slot: Slot, hash: u64, cause: Departure) -> Option<V> {
+        let weight = match &self.slots[slot as usize] {
+            SlotState::Occupied { weight, .. } => *weight,
+            SlotState::Vacant { .. } => return None,
+        };
+        self.policy.on_remove(slot, weight);
+        self.release(slot, hash, cause)
+    }
+
+    /// Frees a slot the policy no longer tracks.
+    fn release(&mut self, slot: Slot, hash: u64, cause: Departure) -> Option<V> {
+        let state = std::mem::replace(
+            &mut self.slots[slot as usize],
+            SlotState::Vacant {
+                next_free: self.free_head,
+            },
+        );
+        let SlotState::Occupied {
+            value,
+            expires_at,
+            weight,
+            ..
+        } = state
+        else {
+            self.slots[slot as usize] = state;
+            return None;
+        };
+        self.free_head = slot;
+        if let Ok(entry) = self.table.find_entry(hash, |&s| s == slot) {
+            entry.remove();
+        }
+        self.len -= 1;
+        self.weighted -= u64::from(weight);
+        if expires_at != NEVER {
+            self.ttl_entries -= 1;
+        }
+        self.departures.record(hash, cause);
+        self.counters.departed(cause, weight);
+        Some(value)
+    }
+
+    /// Removes `key`, returning its value if a live entry was resident.
+    pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.remove_hashed(hash, key)
+    }
+
+    /// [`Shard::remove`] with the hash already computed.
+    pub fn remove_hashed<Q>(&mut self, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let slot = self.find(hash, key)?;
+        if self.is_expired_slot(slot) {
+            self.detach(slot, hash, Departure::Expired);
+            return None;
+        }
+        self.detach(slot, hash, Departure::Removed)
+    }
+
+    /// Sets or clears (`NEVER`) the deadline of a live entry; `false` if there is none.
+    pub fn set_deadline<Q>(&mut self, hash: u64, key: &Q, expires_at: Timestamp) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let Some(slot) = self.find(hash, key) else {
+            return false;
+        };
+        if self.is_expired_slot(slot) {
+            self.detach(slot, hash, Departure::Expired);
+            return false;
+        }
+        if let SlotState::Occupied {
+            expires_at: deadline,
+            ..
+        } = &mut self.slots[slot as usize]
+        {
+            match (*deadline != NEVER, expires_at != NEVER) {
+                (false, true) => {
+                    self.ttl_entries += 1;
+                    self.expiring.push(slot);
+                }
+                (true, false) => self.ttl_entries -= 1,
+                (true, true) => self.expiring.push(slot),
+                (false, false) => {}
+            }
+            *deadline = expires_at;
+        }
+        true
+    }
+
+    /// Removes every entry. Statistics are kept; the departure memory is forgotten.
+    pub fn clear(&mut self) {
+        self.table.clear();
+        self.slots.clear();
+        self.free_head = NO_SLOT;
+        self.len = 0;
+        self.weighted = 0;
+        self.expiring.clear();
+        self.ttl_entries = 0;
+        self.departures.clear();
+        self.policy.clear();
+    }
+
+    /// Changes the budget, evicting at once if the shard no longer fits.
+    pub fn set_capacity(&mut self, capacity: u64) {
+        self.capacity = capacity;
+        self.policy.set_capacity(capacity);
+        self.evict_to_fit();
+    }
+
+    /// Samples up to `samples` entries from the TTL index and reclaims the expired ones: the
+    /// active-expiry step (see the crate docs for why sampling). Returns how many it reclaimed.
+    pub fn expire_sample(&mut self, samples: usize) -> usize {
+        if self.expiring.is_empty() {
+            return 0;
+        }
+        // The index holds stale and duplicate slots; rebuild it when they dominate.
+        if self.expiring.len() > 2 * self.ttl_entries + 64 {
+            self.expiring = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, state)| match state {
+                    SlotState::Occupied { expires_at, .. } if *expires_at != NEVER => {
+                        Some(slot as Slot)
+                    }
+                    _ => None,
+                })
+                .collect();
+        }
+        let now = self.clock.now();
+        let mut reclaimed = 0;
+        for _ in 0..samples {
+            if self.expiring.is_empty() {
+                break;
+            }
+            let at = self.rng.below(self.expiring.len());
+            let slot = self.expiring[at];
+            let (expired, hash) = match &self.slots[slot as usize] {
+                SlotState::Occupied {
+                    expires_at, key, ..
+                } if *expires_at != NEVER => (*expires_at <= now, self.hasher.hash_one(key)),
+                _ => {
+                    self.expiring.swap_remove(at);
+                    continue;
+                }
+            };
+            if expired {
+                self.expiring.swap_remove(at);
+                self.detach(slot, hash, Departure::Expired);
+                reclaimed += 1;
+            }
+        }
+        reclaimed
+    }
+
+    /// Entries carrying a TTL.
+    pub fn ttl_entries(&self) -> usize {
+        self.ttl_entries
+    }
+
+    /// Collects live entries from slot `cursor` on, stopping after `count` slots have been
+    /// visited; returns the next cursor, or `None` when the end was reached. An entry resident for
+    /// the whole of a scan is returned exactly once: entries never move between slots.
+    pub fn scan(&self, cursor: u32, count: usize, out: &mut Vec<(K, V)>) -> Option<u32>
+    where
+        K: Clone,
+        V: Clone,
+    {
+        let start = cursor as usize;
+        let end = start.saturating_add(count.max(1)).min(self.slots.len());
+        for state in self.slots.get(start..end).unwrap_or(&[]) {
+            if let SlotState::Occupied {
+                key,
+                value,
+                expires_at,
+                ..
+            } = state
+                && !self.is_expired(*expires_at)
+            {
+                out.push((key.clone(), value.clone()));
+            }
+        }
+        (end < self.slots.len()).then_some(end as u32)
+    }
+
+    /// The statistics of this shard.
+    pub fn stats(&self) -> Snapshot {
+        let mut s = Snapshot::default();
+        self.add_stats(&mut s);
+        s
+    }
+
+    pub(crate) fn add_stats(&self, s: &mut Snapshot) {
+        self.counters.add_to(s);
+        s.entries += self.len as u64;
+        s.weighted_size += self.weighted;
+        s.capacity += self.capacity;
+    }
+
+    /// Zeroes the counters.
+    pub fn reset_stats(&self) {
+        self.counters.reset();
+    }
+
+    /// Heap bytes held by the shard's structures, excluding what keys and values own on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<SlotState<K, V>>()
+            + self.table.capacity() * (std::mem::size_of::<Slot>() + 1)
+            + self.expiring.capacity() * 4
+            + self.departures.heap_bytes()
+            + self.policy.heap_bytes()
+    }
+}
