@@ -75,6 +75,9 @@ mod sync;
 pub mod weigher;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+/// The hasher builders: `RandomState` (random seed, the store's default) and `FixedState` (fixed
+/// seed, for reproducible simulations).
+pub use foldhash::fast::{FixedState, RandomState};
 pub use policy::{AnyPolicy, Policy, PolicyKind};
 pub use shard::{InsertError, NEVER, Shard, ShardConfig};
 pub use stats::{Departure, MissReason, Snapshot};

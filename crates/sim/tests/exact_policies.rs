@@ -1,0 +1,60 @@
+//! Exact policies replayed through the engine's single-threaded shard reproduce published hit
+//! ratios. Needs the real traces (`../shared/traces` or `LARDER_TRACES`); says so when absent.
+
+use larder_engine::PolicyKind;
+use larder_sim::replay::replay;
+use larder_sim::trace;
+
+fn load(relative: &str) -> Option<Vec<trace::Request>> {
+    let Some(dir) = trace::traces_dir() else {
+        eprintln!("skipped: traces not found (set LARDER_TRACES or provide ../shared/traces)");
+        return None;
+    };
+    let path = dir.join(relative);
+    if !path.exists() {
+        eprintln!("skipped: {} not found", path.display());
+        return None;
+    }
+    Some(trace::open(&path).expect("trace parses").requests)
+}
+
+fn percent(requests: &[trace::Request], policy: PolicyKind, size: u64) -> f64 {
+    replay(requests, policy, size, false).hit_percent()
+}
+
+#[test]
+fn oltp_lru_and_fifo_match_the_arc_paper() {
+    let Some(requests) = load("arc/OLTP.lis.zst") else {
+        return;
+    };
+    // Megiddo & Modha, FAST 2003, Table IV; FIFO re-verified with libCacheSim (traces/README.md).
+    for (policy, size, expected) in [
+        (PolicyKind::Lru, 1000, 32.83),
+        (PolicyKind::Fifo, 1000, 28.53),
+        (PolicyKind::Lru, 2000, 42.47),
+        (PolicyKind::Lru, 5000, 53.65),
+    ] {
+        let got = percent(&requests, policy, size);
+        assert!(
+            (got - expected).abs() < 0.005 + 1e-9,
+            "{policy} at {size}: {got:.4} % vs published {expected} %"
+        );
+    }
+}
+
+#[test]
+fn cloudphysics_byte_sized_lru_misses_match_libcachesim() {
+    let Some(requests) = load("sized/cloudPhysicsIO.oracleGeneral.bin") else {
+        return;
+    };
+    const MIB: u64 = 1 << 20;
+    for (policy, size, misses) in [
+        (PolicyKind::Lru, 128 * MIB, 93_374),
+        (PolicyKind::Lru, 1024 * MIB, 71_704),
+        (PolicyKind::Fifo, 128 * MIB, 93_403),
+        (PolicyKind::Fifo, 1024 * MIB, 72_140),
+    ] {
+        let got = replay(&requests, policy, size, true).misses();
+        assert_eq!(got, misses, "{policy} at {} MiB", size / MIB);
+    }
+}
