@@ -59,7 +59,7 @@ pub fn replay(
     if sized {
         config = config.with_weigher(Arc::new(|_: &u64, size: &u32| *size));
     }
-    let mut shard = Shard::with_hasher(config, FixedState::with_seed(0x1a4d_e4));
+    let mut shard = Shard::with_hasher(config, FixedState::with_seed(0x001a_4de4));
     let mut result = ReplayResult {
         policy,
         capacity,
