@@ -18,7 +18,10 @@ use std::hash::Hash;
 use std::time::Duration;
 
 /// A load error shared between the leader and its followers, type-erased.
-pub type SharedError = Arc<dyn Any + Send + Sync>;
+///
+/// Always a `std::sync::Arc` (even under `--cfg loom`): it only carries a value, and loom's `Arc`
+/// cannot hold an unsized `dyn Any`.
+pub type SharedError = std::sync::Arc<dyn Any + Send + Sync>;
 
 /// Why a follower got no value.
 #[derive(Clone)]

@@ -408,21 +408,9 @@ where
         }
     }
 
-    /// Whether `key` is resident and live. Records no access and counts no lookup.
-    pub fn contains<Q>(&self, hash: u64, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
-        self.find(hash, key)
-            .is_some_and(|slot| match &self.slots[slot as usize] {
-                SlotState::Occupied { expires_at, .. } => !self.is_expired(*expires_at),
-                SlotState::Vacant { .. } => false,
-            })
-    }
-
-    /// Reads a live entry without recording an access or counting a lookup.
-    pub fn peek<Q>(&self, hash: u64, key: &Q) -> Option<&V>
+    /// The slot, value and deadline of a live entry, without side effects.
+    #[inline]
+    fn live<Q>(&self, hash: u64, key: &Q) -> Option<(Slot, &V, Timestamp)>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -431,9 +419,27 @@ where
         match &self.slots[slot as usize] {
             SlotState::Occupied {
                 value, expires_at, ..
-            } if !self.is_expired(*expires_at) => Some(value),
+            } if !self.is_expired(*expires_at) => Some((slot, value, *expires_at)),
             _ => None,
         }
+    }
+
+    /// Whether `key` is resident and live. Records no access and counts no lookup.
+    pub fn contains<Q>(&self, hash: u64, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.live(hash, key).is_some()
+    }
+
+    /// Reads a live entry without recording an access or counting a lookup.
+    pub fn peek<Q>(&self, hash: u64, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.live(hash, key).map(|(_, value, _)| value)
     }
 
     /// The deadline of a live entry: `Some(NEVER)` when it has no TTL, `None` when absent.
@@ -442,13 +448,7 @@ where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        let slot = self.find(hash, key)?;
-        match &self.slots[slot as usize] {
-            SlotState::Occupied { expires_at, .. } if !self.is_expired(*expires_at) => {
-                Some(*expires_at)
-            }
-            _ => None,
-        }
+        self.live(hash, key).map(|(_, _, deadline)| deadline)
     }
 
     /// Stores `key → value` without a TTL. See [`Shard::insert_hashed`].
@@ -512,19 +512,10 @@ where
             return None;
         };
         let old = std::mem::replace(value, new);
-        let had_ttl = *deadline != NEVER;
-        *deadline = expires_at;
+        let previous = std::mem::replace(deadline, expires_at);
         let old_weight = std::mem::replace(old_weight, weight);
         self.weighted = self.weighted - u64::from(old_weight) + u64::from(weight);
-        match (had_ttl, expires_at != NEVER) {
-            (false, true) => {
-                self.ttl_entries += 1;
-                self.expiring.push(slot);
-            }
-            (true, false) => self.ttl_entries -= 1,
-            (true, true) => self.expiring.push(slot),
-            (false, false) => {}
-        }
+        self.deadline_changed(slot, previous, expires_at);
         if old_weight != weight {
             self.policy.on_reweigh(slot, old_weight, weight);
         }
@@ -690,18 +681,23 @@ where
             ..
         } = &mut self.slots[slot as usize]
         {
-            match (*deadline != NEVER, expires_at != NEVER) {
-                (false, true) => {
-                    self.ttl_entries += 1;
-                    self.expiring.push(slot);
-                }
-                (true, false) => self.ttl_entries -= 1,
-                (true, true) => self.expiring.push(slot),
-                (false, false) => {}
-            }
-            *deadline = expires_at;
+            let previous = std::mem::replace(deadline, expires_at);
+            self.deadline_changed(slot, previous, expires_at);
         }
         true
+    }
+
+    /// Keeps the TTL count and index right when a resident slot's deadline changes.
+    fn deadline_changed(&mut self, slot: Slot, previous: Timestamp, now: Timestamp) {
+        match (previous != NEVER, now != NEVER) {
+            (false, true) => {
+                self.ttl_entries += 1;
+                self.expiring.push(slot);
+            }
+            (true, false) => self.ttl_entries -= 1,
+            // Still indexed: the index holds slots and sampling reads the current deadline.
+            (true, true) | (false, false) => {}
+        }
     }
 
     /// Removes every entry. Statistics are kept; the departure memory is forgotten.

@@ -62,9 +62,13 @@ impl Departures {
         }
     }
 
+    /// The cell from all the hash's bits, mixed by a Fibonacci multiply: the store picks a shard
+    /// by bits 40.., which are therefore the same for every key of one shard, so taking the cell
+    /// from the top bits alone left most cells of a shard's memory unused.
     #[inline]
     fn cell(&self, hash: u64) -> usize {
-        ((u128::from(hash.rotate_left(17)) * self.cells.len() as u128) >> 64) as usize
+        ((u128::from(hash.wrapping_mul(0x9E37_79B9_7F4A_7C15)) * self.cells.len() as u128) >> 64)
+            as usize
     }
 
     #[inline]

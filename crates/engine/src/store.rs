@@ -255,7 +255,12 @@ where
 
     /// Builds the store.
     pub fn build(self) -> Store<K, V> {
-        let shards = self.shards.clamp(1, 4096).next_power_of_two();
+        let mut shards = self.shards.clamp(1, 4096).next_power_of_two();
+        // Every shard gets a budget of at least 1, so more shards than units of capacity would
+        // let the shards together hold more than the capacity.
+        while shards > 1 && shards as u64 > self.capacity {
+            shards /= 2;
+        }
         let hasher = Hasher::default();
         let unit_weights = self.capacity <= u64::from(u32::MAX);
         // Split the budget exactly: the shards' budgets add up to the store's.

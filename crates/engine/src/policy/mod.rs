@@ -28,17 +28,15 @@
 //!
 //! The shard, not the policy, owns the budget: it calls `victim` until the weighted size fits.
 
-mod fifo;
 mod ghost;
 mod lfu;
 pub mod list;
-mod lru;
+mod queue;
 mod random;
 mod s3fifo;
 
-pub use fifo::Fifo;
 pub use lfu::Lfu;
-pub use lru::Lru;
+pub use queue::{Fifo, Lru, QueuePolicy};
 pub use random::Random;
 pub use s3fifo::S3Fifo;
 
