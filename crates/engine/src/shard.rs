@@ -490,14 +490,18 @@ where
         if self.ttl_entries > 0 {
             self.expire_sample(SAMPLES_PER_WRITE);
         }
-        let replaced = if let Some(slot) = self.find(hash, &key) {
-            self.replace(slot, value, expires_at, weight)
-        } else {
-            self.add(hash, key, value, expires_at, weight)?;
-            None
-        };
-        self.evict_to_fit();
-        Ok(replaced)
+        if let Some(slot) = self.find(hash, &key) {
+            let replaced = self.replace(slot, value, expires_at, weight);
+            self.evict_while(0);
+            return Ok(replaced);
+        }
+        if self.slots.len() >= (NO_SLOT - 1) as usize && self.free_head == NO_SLOT {
+            return Err(InsertError::Full);
+        }
+        self.policy.on_admit(hash, weight);
+        self.evict_while(weight);
+        self.add(hash, key, value, expires_at, weight);
+        Ok(None)
     }
 
     fn replace(&mut self, slot: Slot, new: V, expires_at: Timestamp, weight: u32) -> Option<V> {
@@ -535,14 +539,7 @@ where
         }
     }
 
-    fn add(
-        &mut self,
-        hash: u64,
-        key: K,
-        value: V,
-        expires_at: Timestamp,
-        weight: u32,
-    ) -> Result<(), InsertError> {
+    fn add(&mut self, hash: u64, key: K, value: V, expires_at: Timestamp, weight: u32) {
         let occupied = SlotState::Occupied {
             key,
             value,
@@ -557,9 +554,6 @@ where
             self.slots[slot as usize] = occupied;
             slot
         } else {
-            if self.slots.len() >= (NO_SLOT - 1) as usize {
-                return Err(InsertError::Full);
-            }
             self.slots.push(occupied);
             (self.slots.len() - 1) as Slot
         };
@@ -580,11 +574,11 @@ where
         self.counters
             .inserted_weight
             .fetch_add(u64::from(weight), Relaxed);
-        Ok(())
     }
 
-    fn evict_to_fit(&mut self) {
-        while self.weighted > self.capacity {
+    /// Evicts until `incoming` more weight fits in the budget.
+    fn evict_while(&mut self, incoming: u32) {
+        while self.weighted + u64::from(incoming) > self.capacity {
             let view = View {
                 slots: &self.slots,
                 hasher: &self.hasher,
@@ -717,7 +711,7 @@ where
     pub fn set_capacity(&mut self, capacity: u64) {
         self.capacity = capacity;
         self.policy.set_capacity(capacity);
-        self.evict_to_fit();
+        self.evict_while(0);
     }
 
     /// Samples up to `samples` entries from the TTL index and reclaims the expired ones: the

@@ -83,6 +83,13 @@ impl List {
         (self.head != NIL).then_some(self.head)
     }
 
+    /// The neighbour of `slot` (on this list) toward the head, if any.
+    #[inline]
+    pub fn prev_of(&self, links: &Links, slot: Slot) -> Option<Slot> {
+        let prev = links.links[slot as usize][0];
+        (prev != NIL).then_some(prev)
+    }
+
     /// Pushes `slot` (not on any list) at the head.
     #[inline]
     pub fn push_head(&mut self, links: &mut Links, slot: Slot) {

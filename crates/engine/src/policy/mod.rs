@@ -11,34 +11,41 @@
 //! The shard calls the policy as follows, and every implementation must uphold the rules after
 //! each call:
 //!
-//! 1. [`Policy::on_insert`] is called exactly once when a slot becomes resident; the slot is then
-//!    *resident* until the shard calls [`Policy::on_remove`] for it or the policy returns it from
-//!    [`Policy::victim`].
+//! 1. A new key is announced with [`Policy::on_admit`] (its hash and weight) *before* the shard
+//!    makes room for it; then the shard calls [`Policy::victim`] until the new entry fits, then
+//!    [`Policy::on_insert`] exactly once when its slot becomes resident — the order the published
+//!    simulators use, so the newcomer is never its own victim. The slot is then *resident* until the
+//!    shard calls [`Policy::on_remove`] for it or the policy returns it from [`Policy::victim`].
+//!    Replacing the value of a resident key is not an admission: it is `on_reweigh` (if the weight
+//!    changed) and `on_access`, followed by victims if the shard no longer fits.
 //! 2. [`Policy::on_access`], [`Policy::on_access_shared`] and [`Policy::on_reweigh`] are called
 //!    only for resident slots. [`Policy::on_access_shared`] may run on many threads at once under
 //!    a shared lock: it may only touch atomics. It returns `false` when the policy needs exclusive
 //!    access to record a hit (exact LRU, LFU); the concurrent store then buffers the hit and calls
 //!    [`Policy::on_access`] later, or drops it when the buffer is full (a lossy, bounded buffer).
 //! 3. [`Policy::victim`] returns a resident slot and forgets it, as if `on_remove` had been called;
-//!    it returns `None` only when no slot is resident. Admission is part of choosing the victim:
-//!    a policy that rejects a newcomer (TinyLFU) returns the newcomer itself.
+//!    it returns `None` only when no slot is resident.
 //! 4. [`Policy::on_miss`] reports a lookup of a key that was not resident (frequency sketches and
 //!    ghost lists may learn from it); it never changes which slots are resident.
 //! 5. The policy's memory is bounded by the number of slots plus a bounded history (ghosts).
 //!
 //! The shard, not the policy, owns the budget: it calls `victim` until the weighted size fits.
 
+mod arc;
 mod ghost;
 mod lfu;
 pub mod list;
 mod queue;
 mod random;
 mod s3fifo;
+mod sieve;
 
+pub use arc::Arc;
 pub use lfu::Lfu;
 pub use queue::{Fifo, Lru, QueuePolicy};
 pub use random::Random;
 pub use s3fifo::S3Fifo;
+pub use sieve::Sieve;
 
 use std::fmt;
 use std::str::FromStr;
@@ -60,6 +67,8 @@ pub trait Policy: Send + Sync {
     fn name(&self) -> &'static str;
     /// Tells the policy the shard's capacity in weight units (called at creation and on resize).
     fn set_capacity(&mut self, capacity: u64);
+    /// A new key is about to be stored: called before the victims that make room for it.
+    fn on_admit(&mut self, _hash: u64, _weight: u32) {}
     /// `slot` became resident, with the key's hash and the entry's weight.
     fn on_insert(&mut self, slot: Slot, hash: u64, weight: u32);
     /// A resident slot was read (exclusive access: record it exactly).
@@ -93,6 +102,10 @@ pub enum PolicyKind {
     Lfu,
     /// Uniformly random victim, as Redis `allkeys-random`.
     Random,
+    /// ARC (Megiddo & Modha 2003): recency and frequency lists with ghosts and an adaptive split.
+    Arc,
+    /// SIEVE (NSDI 2024): one FIFO queue, visited bits and a moving hand.
+    Sieve,
     /// S3-FIFO (SOSP 2023): small and main FIFO queues plus a ghost queue. The default: a hit
     /// only sets an access counter, so reads never take an exclusive lock.
     #[default]
@@ -101,11 +114,13 @@ pub enum PolicyKind {
 
 impl PolicyKind {
     /// Every policy, in a stable order.
-    pub const ALL: [PolicyKind; 5] = [
+    pub const ALL: [PolicyKind; 7] = [
         PolicyKind::Lru,
         PolicyKind::Fifo,
         PolicyKind::Lfu,
         PolicyKind::Random,
+        PolicyKind::Arc,
+        PolicyKind::Sieve,
         PolicyKind::S3Fifo,
     ];
 
@@ -116,6 +131,8 @@ impl PolicyKind {
             PolicyKind::Fifo => "fifo",
             PolicyKind::Lfu => "lfu",
             PolicyKind::Random => "random",
+            PolicyKind::Arc => "arc",
+            PolicyKind::Sieve => "sieve",
             PolicyKind::S3Fifo => "s3fifo",
         }
     }
@@ -128,6 +145,8 @@ impl PolicyKind {
             PolicyKind::Fifo => AnyPolicy::Fifo(Fifo::default()),
             PolicyKind::Lfu => AnyPolicy::Lfu(Lfu::default()),
             PolicyKind::Random => AnyPolicy::Random(Random::new(seed)),
+            PolicyKind::Arc => AnyPolicy::Arc(Arc::new(capacity)),
+            PolicyKind::Sieve => AnyPolicy::Sieve(Sieve::default()),
             PolicyKind::S3Fifo => AnyPolicy::S3Fifo(S3Fifo::new(capacity)),
         }
     }
@@ -180,6 +199,10 @@ pub enum AnyPolicy {
     Lfu(Lfu),
     /// See [`Random`].
     Random(Random),
+    /// See [`Arc`].
+    Arc(Arc),
+    /// See [`Sieve`].
+    Sieve(Sieve),
     /// See [`S3Fifo`].
     S3Fifo(S3Fifo),
 }
@@ -191,6 +214,8 @@ macro_rules! dispatch {
             AnyPolicy::Fifo($p) => $e,
             AnyPolicy::Lfu($p) => $e,
             AnyPolicy::Random($p) => $e,
+            AnyPolicy::Arc($p) => $e,
+            AnyPolicy::Sieve($p) => $e,
             AnyPolicy::S3Fifo($p) => $e,
         }
     };
@@ -204,6 +229,8 @@ impl AnyPolicy {
             AnyPolicy::Fifo(_) => PolicyKind::Fifo,
             AnyPolicy::Lfu(_) => PolicyKind::Lfu,
             AnyPolicy::Random(_) => PolicyKind::Random,
+            AnyPolicy::Arc(_) => PolicyKind::Arc,
+            AnyPolicy::Sieve(_) => PolicyKind::Sieve,
             AnyPolicy::S3Fifo(_) => PolicyKind::S3Fifo,
         }
     }
@@ -215,6 +242,10 @@ impl Policy for AnyPolicy {
     }
     fn set_capacity(&mut self, capacity: u64) {
         dispatch!(self, p => p.set_capacity(capacity))
+    }
+    #[inline]
+    fn on_admit(&mut self, hash: u64, weight: u32) {
+        dispatch!(self, p => p.on_admit(hash, weight))
     }
     #[inline]
     fn on_insert(&mut self, slot: Slot, hash: u64, weight: u32) {
