@@ -13,7 +13,7 @@
 //!   The simulator uses it directly, with no locking, so a hit ratio measured offline is the one
 //!   the store achieves with one shard.
 //! * [`policy`] — eviction policies behind one trait with a written contract: exact LRU, FIFO,
-//!   LFU with aging, Random, and S3-FIFO (the default).
+//!   LFU with aging, Random, ARC, SIEVE, and S3-FIFO (the default).
 //! * [`Weigher`] — capacity in entries ([`Unit`]) or in bytes (any `Fn(&K, &V) -> u32`).
 //! * [`Clock`] — injected time; [`ManualClock`] for tests and replays.
 //! * [`stats`] — hits, misses by reason, insertions, evictions, expirations, weights; per
@@ -25,8 +25,8 @@
 //!
 //! A key is hashed once per call (foldhash, randomly seeded per store); the hash picks the shard
 //! and probes its table. **A hit takes only the shard's shared lock.** The default policy,
-//! S3-FIFO, records a hit by storing a 2-bit counter with a relaxed atomic; FIFO and Random record
-//! nothing. Exact LRU and LFU need to relink on a hit, so the store pushes the hit into a 64-slot
+//! S3-FIFO, records a hit by storing a 2-bit counter with a relaxed atomic (SIEVE a visited bit);
+//! FIFO and Random record nothing. Exact LRU, LFU and ARC need to relink on a hit, so the store pushes the hit into a 64-slot
 //! lossy buffer per shard and replays it under the exclusive lock, taken by the next writer or,
 //! with `try_write`, by the reader that fills the buffer — reads never block on it, and when the
 //! buffer is full further hits are dropped (the policy becomes approximate under contention, as in
