@@ -33,7 +33,9 @@ impl Ghost {
         if capacity == 0 {
             return;
         }
-        while self.order.len() >= capacity {
+        // Capacity counts remembered keys; records of keys taken since are skipped as they come
+        // up, and bounded to as many again.
+        while self.members.len() >= capacity || self.order.len() >= 2 * capacity {
             self.forget_oldest();
         }
         let fp = fingerprint(hash);

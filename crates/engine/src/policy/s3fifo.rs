@@ -1,15 +1,16 @@
 //! S3-FIFO: "FIFO queues are all you need for cache eviction" (Yang et al., SOSP 2023).
 //!
-//! Three queues: a small FIFO (10 % of the capacity) that new keys enter, a main FIFO run as a
-//! 2-bit CLOCK, and a ghost FIFO of recently evicted keys' fingerprints. A key found in the ghost
-//! when it is inserted goes straight to main. A hit only bumps a 2-bit counter (0–3) with an
-//! atomic store, so reads need no exclusive lock. Eviction:
+//! Three queues: a small FIFO (10 % of the capacity) that new keys enter, a main FIFO (90 %) run
+//! as a 2-bit CLOCK, and a ghost FIFO of recently evicted keys' fingerprints. A key found in the
+//! ghost when it is admitted goes straight to main (as does every key admitted before the first
+//! eviction once small is full). A hit only bumps a 2-bit counter (0–3) with an atomic store, so
+//! reads need no exclusive lock. Eviction:
 //!
-//! * from small, when small holds at least its share: the tail moves to main if it was read while
-//!   in small, otherwise it is evicted and its fingerprint enters the ghost (quick demotion of
-//!   one-hit wonders, which is what makes S3-FIFO scan-resistant);
-//! * otherwise from main: a tail with a non-zero counter is decremented and reinserted at the
-//!   head (lazy promotion), a tail at zero is evicted.
+//! * from main when main holds more than its share or small is empty: a tail with a non-zero
+//!   counter is decremented and reinserted at the head (lazy promotion), a tail at zero is evicted;
+//! * otherwise from small: the tail moves to main if it was read at least
+//!   [`MOVE_TO_MAIN`] times while in small, otherwise it is evicted and its fingerprint enters the
+//!   ghost (quick demotion of one-hit wonders, which is what makes S3-FIFO scan-resistant).
 //!
 //! Queue shares are in weight units, so the policy works for entry counts and byte budgets alike.
 
@@ -21,6 +22,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 const FREQ_MASK: u8 = 0b011;
 const IN_MAIN: u8 = 0b100;
 const MAX_FREQ: u8 = 3;
+/// Hits in small that earn a key its place in main.
+pub const MOVE_TO_MAIN: u8 = 2;
 /// Share of the capacity given to the small queue, in percent.
 const SMALL_PERCENT: u64 = 10;
 /// Ghost size relative to the number of resident entries, in percent.
@@ -36,7 +39,12 @@ pub struct S3Fifo {
     small_weight: u64,
     main_weight: u64,
     small_target: u64,
+    main_target: u64,
     ghost: Ghost,
+    /// Whether anything was evicted yet (before that, a full small queue spills into main).
+    has_evicted: bool,
+    /// The key being admitted was found in the ghost: it enters main.
+    admit_to_main: bool,
 }
 
 impl S3Fifo {
@@ -50,7 +58,10 @@ impl S3Fifo {
             small_weight: 0,
             main_weight: 0,
             small_target: 1,
+            main_target: 1,
             ghost: Ghost::default(),
+            has_evicted: false,
+            admit_to_main: false,
         };
         policy.set_capacity(capacity);
         policy
@@ -78,14 +89,21 @@ impl Policy for S3Fifo {
 
     fn set_capacity(&mut self, capacity: u64) {
         self.small_target = (capacity * SMALL_PERCENT / 100).max(1);
+        self.main_target = capacity.saturating_sub(self.small_target).max(1);
     }
 
-    fn on_insert(&mut self, slot: Slot, hash: u64, weight: u32) {
+    fn on_admit(&mut self, hash: u64, weight: u32) {
+        self.admit_to_main = self.ghost.take(hash)
+            || u64::from(weight) >= self.small_target
+            || (!self.has_evicted && self.small_weight >= self.small_target);
+    }
+
+    fn on_insert(&mut self, slot: Slot, _hash: u64, weight: u32) {
         let s = slot as usize;
         if self.state.len() <= s {
             self.state.resize_with(s + 1, AtomicU8::default);
         }
-        if self.ghost.take(hash) {
+        if std::mem::take(&mut self.admit_to_main) {
             self.set_state(slot, IN_MAIN);
             self.main.push_head(&mut self.links, slot);
             self.main_weight += u64::from(weight);
@@ -132,23 +150,9 @@ impl Policy for S3Fifo {
     }
 
     fn victim<R: Residents + ?Sized>(&mut self, residents: &R) -> Option<Slot> {
+        self.has_evicted = true;
         loop {
-            if !self.small.is_empty()
-                && (self.small_weight >= self.small_target || self.main.is_empty())
-            {
-                let slot = self.small.pop_tail(&mut self.links)?;
-                let weight = u64::from(residents.weight(slot));
-                self.small_weight -= weight;
-                if self.state(slot) & FREQ_MASK > 0 {
-                    self.set_state(slot, IN_MAIN);
-                    self.main.push_head(&mut self.links, slot);
-                    self.main_weight += weight;
-                } else {
-                    let capacity = self.ghost_capacity();
-                    self.ghost.insert(residents.hash(slot), capacity);
-                    return Some(slot);
-                }
-            } else {
+            if self.main_weight > self.main_target || self.small.is_empty() {
                 let slot = self.main.pop_tail(&mut self.links)?;
                 let state = self.state(slot);
                 if state & FREQ_MASK > 0 {
@@ -156,6 +160,19 @@ impl Policy for S3Fifo {
                     self.main.push_head(&mut self.links, slot);
                 } else {
                     self.main_weight -= u64::from(residents.weight(slot));
+                    return Some(slot);
+                }
+            } else {
+                let slot = self.small.pop_tail(&mut self.links)?;
+                let weight = u64::from(residents.weight(slot));
+                self.small_weight -= weight;
+                if self.state(slot) & FREQ_MASK >= MOVE_TO_MAIN {
+                    self.set_state(slot, IN_MAIN);
+                    self.main.push_head(&mut self.links, slot);
+                    self.main_weight += weight;
+                } else {
+                    let capacity = self.ghost_capacity();
+                    self.ghost.insert(residents.hash(slot), capacity);
                     return Some(slot);
                 }
             }
@@ -170,6 +187,8 @@ impl Policy for S3Fifo {
         self.small_weight = 0;
         self.main_weight = 0;
         self.ghost.clear();
+        self.has_evicted = false;
+        self.admit_to_main = false;
     }
 
     fn reserve(&mut self, slots: usize) {
