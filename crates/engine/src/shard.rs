@@ -345,7 +345,7 @@ where
             self.policy.on_miss(hash);
             return None;
         }
-        self.policy.on_access(slot);
+        self.policy.on_access(slot, hash);
         Counters::bump(&self.counters.hits);
         match &self.slots[slot as usize] {
             SlotState::Occupied { value, .. } => Some(value),
@@ -389,8 +389,9 @@ where
     /// ignored; a slot reused by another key credits that key, a harmless inaccuracy.
     #[inline]
     pub fn replay_hit(&mut self, slot: Slot) {
-        if let Some(SlotState::Occupied { .. }) = self.slots.get(slot as usize) {
-            self.policy.on_access(slot);
+        if let Some(SlotState::Occupied { key, .. }) = self.slots.get(slot as usize) {
+            let hash = self.hasher.hash_one(key);
+            self.policy.on_access(slot, hash);
         }
     }
 
@@ -491,7 +492,7 @@ where
             self.expire_sample(SAMPLES_PER_WRITE);
         }
         if let Some(slot) = self.find(hash, &key) {
-            let replaced = self.replace(slot, value, expires_at, weight);
+            let replaced = self.replace(slot, hash, value, expires_at, weight);
             self.evict_while(0);
             return Ok(replaced);
         }
@@ -504,7 +505,14 @@ where
         Ok(None)
     }
 
-    fn replace(&mut self, slot: Slot, new: V, expires_at: Timestamp, weight: u32) -> Option<V> {
+    fn replace(
+        &mut self,
+        slot: Slot,
+        hash: u64,
+        new: V,
+        expires_at: Timestamp,
+        weight: u32,
+    ) -> Option<V> {
         let now_expired = self.is_expired_slot(slot);
         let SlotState::Occupied {
             value,
@@ -523,7 +531,7 @@ where
         if old_weight != weight {
             self.policy.on_reweigh(slot, old_weight, weight);
         }
-        self.policy.on_access(slot);
+        self.policy.on_access(slot, hash);
         Counters::bump(&self.counters.updates);
         self.counters
             .inserted_weight

@@ -223,7 +223,7 @@ impl Policy for Arc {
         self.push(slot, list);
     }
 
-    fn on_access(&mut self, slot: Slot) {
+    fn on_access(&mut self, slot: Slot, _hash: u64) {
         self.unlink(slot);
         self.push(slot, IN_T2);
     }

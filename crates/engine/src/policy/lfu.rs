@@ -142,7 +142,7 @@ impl Policy for Lfu {
         self.sift_up(self.heap.len() - 1);
         self.age_if_due();
     }
-    fn on_access(&mut self, slot: Slot) {
+    fn on_access(&mut self, slot: Slot, _hash: u64) {
         let tick = self.next_tick();
         let rank = &mut self.rank[slot as usize];
         rank.count = rank.count.saturating_add(1);
@@ -199,9 +199,9 @@ mod tests {
         for s in 0..4 {
             lfu.on_insert(s, 0, 1);
         }
-        lfu.on_access(0);
-        lfu.on_access(0);
-        lfu.on_access(2);
+        lfu.on_access(0, 0);
+        lfu.on_access(0, 0);
+        lfu.on_access(2, 0);
         // counts: 0→3, 1→1, 2→2, 3→1; among 1 and 3, 1 is older.
         assert_eq!(lfu.victim(&NoResidents), Some(1));
         assert_eq!(lfu.victim(&NoResidents), Some(3));
@@ -215,12 +215,12 @@ mod tests {
         let mut lfu = Lfu::default();
         lfu.on_insert(0, 0, 1);
         for _ in 0..1000 {
-            lfu.on_access(0); // yesterday's hot key
+            lfu.on_access(0, 0); // yesterday's hot key
         }
         lfu.on_insert(1, 0, 1);
         // Today only slot 1 is requested; halving keeps eroding slot 0's lead.
         for _ in 0..2000 {
-            lfu.on_access(1);
+            lfu.on_access(1, 0);
         }
         let (old, new) = (lfu.count(0).unwrap(), lfu.count(1).unwrap());
         assert!(
@@ -236,7 +236,7 @@ mod tests {
         for s in 0..50 {
             lfu.on_insert(s, 0, 1);
             for _ in 0..(s * 7 % 11) {
-                lfu.on_access(s);
+                lfu.on_access(s, 0);
             }
         }
         for s in (0..50).step_by(3) {

@@ -39,6 +39,8 @@ mod queue;
 mod random;
 mod s3fifo;
 mod sieve;
+mod sketch;
+mod wtinylfu;
 
 pub use arc::Arc;
 pub use lfu::Lfu;
@@ -46,6 +48,8 @@ pub use queue::{Fifo, Lru, QueuePolicy};
 pub use random::Random;
 pub use s3fifo::S3Fifo;
 pub use sieve::Sieve;
+pub use sketch::FrequencySketch;
+pub use wtinylfu::WTinyLfu;
 
 use std::fmt;
 use std::str::FromStr;
@@ -71,8 +75,8 @@ pub trait Policy: Send + Sync {
     fn on_admit(&mut self, _hash: u64, _weight: u32) {}
     /// `slot` became resident, with the key's hash and the entry's weight.
     fn on_insert(&mut self, slot: Slot, hash: u64, weight: u32);
-    /// A resident slot was read (exclusive access: record it exactly).
-    fn on_access(&mut self, slot: Slot);
+    /// A resident slot, whose key has this hash, was read (exclusive access: record it exactly).
+    fn on_access(&mut self, slot: Slot, hash: u64);
     /// A resident slot was read under a shared lock; `true` if recorded, `false` to be buffered.
     fn on_access_shared(&self, slot: Slot) -> bool;
     /// A lookup missed for a key with this hash.
@@ -106,6 +110,8 @@ pub enum PolicyKind {
     Arc,
     /// SIEVE (NSDI 2024): one FIFO queue, visited bits and a moving hand.
     Sieve,
+    /// W-TinyLFU with a hill-climbing window (Caffeine's policy).
+    WTinyLfu,
     /// S3-FIFO (SOSP 2023): small and main FIFO queues plus a ghost queue. The default: a hit
     /// only sets an access counter, so reads never take an exclusive lock.
     #[default]
@@ -114,13 +120,14 @@ pub enum PolicyKind {
 
 impl PolicyKind {
     /// Every policy, in a stable order.
-    pub const ALL: [PolicyKind; 7] = [
+    pub const ALL: [PolicyKind; 8] = [
         PolicyKind::Lru,
         PolicyKind::Fifo,
         PolicyKind::Lfu,
         PolicyKind::Random,
         PolicyKind::Arc,
         PolicyKind::Sieve,
+        PolicyKind::WTinyLfu,
         PolicyKind::S3Fifo,
     ];
 
@@ -133,6 +140,7 @@ impl PolicyKind {
             PolicyKind::Random => "random",
             PolicyKind::Arc => "arc",
             PolicyKind::Sieve => "sieve",
+            PolicyKind::WTinyLfu => "wtinylfu",
             PolicyKind::S3Fifo => "s3fifo",
         }
     }
@@ -147,6 +155,7 @@ impl PolicyKind {
             PolicyKind::Random => AnyPolicy::Random(Random::new(seed)),
             PolicyKind::Arc => AnyPolicy::Arc(Arc::new(capacity)),
             PolicyKind::Sieve => AnyPolicy::Sieve(Sieve::default()),
+            PolicyKind::WTinyLfu => AnyPolicy::WTinyLfu(WTinyLfu::new(capacity, true)),
             PolicyKind::S3Fifo => AnyPolicy::S3Fifo(S3Fifo::new(capacity)),
         }
     }
@@ -183,7 +192,11 @@ impl FromStr for PolicyKind {
         let lower = s.trim().to_ascii_lowercase();
         PolicyKind::ALL
             .into_iter()
-            .find(|k| k.name() == lower || (lower == "s3-fifo" && *k == PolicyKind::S3Fifo))
+            .find(|k| {
+                k.name() == lower
+                    || (lower == "s3-fifo" && *k == PolicyKind::S3Fifo)
+                    || (lower == "w-tinylfu" && *k == PolicyKind::WTinyLfu)
+            })
             .ok_or_else(|| UnknownPolicy(s.to_owned()))
     }
 }
@@ -203,6 +216,8 @@ pub enum AnyPolicy {
     Arc(Arc),
     /// See [`Sieve`].
     Sieve(Sieve),
+    /// See [`WTinyLfu`].
+    WTinyLfu(WTinyLfu),
     /// See [`S3Fifo`].
     S3Fifo(S3Fifo),
 }
@@ -216,6 +231,7 @@ macro_rules! dispatch {
             AnyPolicy::Random($p) => $e,
             AnyPolicy::Arc($p) => $e,
             AnyPolicy::Sieve($p) => $e,
+            AnyPolicy::WTinyLfu($p) => $e,
             AnyPolicy::S3Fifo($p) => $e,
         }
     };
@@ -231,6 +247,7 @@ impl AnyPolicy {
             AnyPolicy::Random(_) => PolicyKind::Random,
             AnyPolicy::Arc(_) => PolicyKind::Arc,
             AnyPolicy::Sieve(_) => PolicyKind::Sieve,
+            AnyPolicy::WTinyLfu(_) => PolicyKind::WTinyLfu,
             AnyPolicy::S3Fifo(_) => PolicyKind::S3Fifo,
         }
     }
@@ -252,8 +269,8 @@ impl Policy for AnyPolicy {
         dispatch!(self, p => p.on_insert(slot, hash, weight))
     }
     #[inline]
-    fn on_access(&mut self, slot: Slot) {
-        dispatch!(self, p => p.on_access(slot))
+    fn on_access(&mut self, slot: Slot, hash: u64) {
+        dispatch!(self, p => p.on_access(slot, hash))
     }
     #[inline]
     fn on_access_shared(&self, slot: Slot) -> bool {

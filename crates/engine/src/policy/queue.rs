@@ -30,7 +30,7 @@ impl<const PROMOTE: bool> Policy for QueuePolicy<PROMOTE> {
         self.list.push_head(&mut self.links, slot);
     }
     #[inline]
-    fn on_access(&mut self, slot: Slot) {
+    fn on_access(&mut self, slot: Slot, _hash: u64) {
         if PROMOTE {
             self.list.move_to_head(&mut self.links, slot);
         }
@@ -81,8 +81,8 @@ mod tests {
             lru.on_insert(s, 0, 1);
             fifo.on_insert(s, 0, 1);
         }
-        lru.on_access(0);
-        fifo.on_access(0);
+        lru.on_access(0, 0);
+        fifo.on_access(0, 0);
         assert_eq!(lru.victim(&Unweighted), Some(1));
         assert_eq!(fifo.victim(&Unweighted), Some(0));
         assert!(

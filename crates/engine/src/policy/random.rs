@@ -47,7 +47,7 @@ impl Policy for Random {
         self.position[slot as usize] = self.residents.len() as u32;
         self.residents.push(slot);
     }
-    fn on_access(&mut self, _slot: Slot) {}
+    fn on_access(&mut self, _slot: Slot, _hash: u64) {}
     fn on_access_shared(&self, _slot: Slot) -> bool {
         true
     }

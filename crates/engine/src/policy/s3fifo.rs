@@ -115,7 +115,7 @@ impl Policy for S3Fifo {
     }
 
     #[inline]
-    fn on_access(&mut self, slot: Slot) {
+    fn on_access(&mut self, slot: Slot, _hash: u64) {
         self.on_access_shared(slot);
     }
 

@@ -40,7 +40,7 @@ impl Policy for Sieve {
         *self.visited[s].get_mut() = false;
         self.queue.push_head(&mut self.links, slot);
     }
-    fn on_access(&mut self, slot: Slot) {
+    fn on_access(&mut self, slot: Slot, _hash: u64) {
         self.on_access_shared(slot);
     }
     #[inline]
