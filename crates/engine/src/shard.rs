@@ -10,7 +10,7 @@
 //! keeps the per-entry overhead for a `u64 → u64` entry at 16 bytes in the slab plus the index.
 
 use crate::clock::{Clock, Timestamp, deadline_after};
-use crate::policy::{AnyPolicy, Policy, PolicyKind, Residents, Slot};
+use crate::policy::{ACCESS_MAX, AnyPolicy, Policy, PolicyKind, Residents, Slot};
 use crate::rng::SplitMix64;
 use crate::stats::{Counters, Departure, Departures, MissReason, Snapshot};
 use crate::weigher::Weigher;
@@ -19,6 +19,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU8;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -38,7 +39,20 @@ enum SlotState<K, V> {
         value: V,
         expires_at: Timestamp,
         weight: u32,
+        /// Hits since insertion or since the policy last set it, saturating at `ACCESS_MAX`;
+        /// it sits in the entry's padding, so it costs no memory and no extra cache miss.
+        access: AtomicU8,
     },
+}
+
+/// Counts a hit in an entry's access counter (relaxed load and store: a lost bump under a race
+/// is harmless, the counter is a hint).
+#[inline]
+fn bump_access(access: &AtomicU8) {
+    let n = access.load(Relaxed);
+    if n < ACCESS_MAX {
+        access.store(n + 1, Relaxed);
+    }
 }
 
 /// Why an insert was refused.
@@ -169,6 +183,8 @@ pub struct Shard<K, V, S = foldhash::fast::RandomState, P = AnyPolicy> {
     departures: Departures,
     counters: Counters,
     rng: SplitMix64,
+    /// The policy wants every hit in order (cached from [`Policy::exclusive_hits`]).
+    exclusive_hits: bool,
 }
 
 impl<K, V, S, P> fmt::Debug for Shard<K, V, S, P> {
@@ -200,6 +216,19 @@ impl<K: Hash, V, S: BuildHasher> Residents for View<'_, K, V, S> {
         match &self.slots[slot as usize] {
             SlotState::Occupied { weight, .. } => *weight,
             SlotState::Vacant { .. } => 0,
+        }
+    }
+    #[inline]
+    fn access(&self, slot: Slot) -> u8 {
+        match &self.slots[slot as usize] {
+            SlotState::Occupied { access, .. } => access.load(Relaxed),
+            SlotState::Vacant { .. } => 0,
+        }
+    }
+    #[inline]
+    fn set_access(&self, slot: Slot, value: u8) {
+        if let SlotState::Occupied { access, .. } = &self.slots[slot as usize] {
+            access.store(value.min(ACCESS_MAX), Relaxed);
         }
     }
 }
@@ -236,6 +265,7 @@ where
     pub fn with_policy(config: ShardConfig<K, V>, hasher: S, mut policy: P) -> Self {
         policy.set_capacity(config.capacity);
         policy.reserve(config.reserve);
+        let exclusive_hits = policy.exclusive_hits();
         Self {
             table: HashTable::with_capacity(config.reserve),
             slots: Vec::with_capacity(config.reserve),
@@ -252,6 +282,7 @@ where
             departures: Departures::new(config.departure_cells),
             counters: Counters::default(),
             rng: SplitMix64::new(config.seed ^ 0xa076_1d64_78bd_642f),
+            exclusive_hits,
         }
     }
 
@@ -345,10 +376,15 @@ where
             self.policy.on_miss(hash);
             return None;
         }
-        self.policy.on_access(slot, hash);
+        if self.exclusive_hits {
+            self.policy.on_access(slot, hash);
+        }
         Counters::bump(&self.counters.hits);
         match &self.slots[slot as usize] {
-            SlotState::Occupied { value, .. } => Some(value),
+            SlotState::Occupied { value, access, .. } => {
+                bump_access(access);
+                Some(value)
+            }
             SlotState::Vacant { .. } => None,
         }
     }
@@ -368,17 +404,20 @@ where
         };
         match &self.slots[slot as usize] {
             SlotState::Occupied {
-                value, expires_at, ..
+                value,
+                expires_at,
+                access,
+                ..
             } => {
                 if self.is_expired(*expires_at) {
                     self.counters.miss(MissReason::Expired);
                     return SharedLookup::Expired;
                 }
                 Counters::bump(&self.counters.hits);
-                let recorded = self.policy.on_access_shared(slot);
+                bump_access(access);
                 SharedLookup::Hit {
                     value,
-                    buffer: (!recorded).then_some(slot),
+                    buffer: self.exclusive_hits.then_some(slot),
                 }
             }
             SlotState::Vacant { .. } => SharedLookup::Miss(MissReason::NeverCached),
@@ -389,7 +428,9 @@ where
     /// ignored; a slot reused by another key credits that key, a harmless inaccuracy.
     #[inline]
     pub fn replay_hit(&mut self, slot: Slot) {
-        if let Some(SlotState::Occupied { key, .. }) = self.slots.get(slot as usize) {
+        if self.exclusive_hits
+            && let Some(SlotState::Occupied { key, .. }) = self.slots.get(slot as usize)
+        {
             let hash = self.hasher.hash_one(key);
             self.policy.on_access(slot, hash);
         }
@@ -518,11 +559,13 @@ where
             value,
             expires_at: deadline,
             weight: old_weight,
+            access,
             ..
         } = &mut self.slots[slot as usize]
         else {
             return None;
         };
+        bump_access(access);
         let old = std::mem::replace(value, new);
         let previous = std::mem::replace(deadline, expires_at);
         let old_weight = std::mem::replace(old_weight, weight);
@@ -531,7 +574,9 @@ where
         if old_weight != weight {
             self.policy.on_reweigh(slot, old_weight, weight);
         }
-        self.policy.on_access(slot, hash);
+        if self.exclusive_hits {
+            self.policy.on_access(slot, hash);
+        }
         Counters::bump(&self.counters.updates);
         self.counters
             .inserted_weight
@@ -553,6 +598,7 @@ where
             value,
             expires_at,
             weight,
+            access: AtomicU8::new(0),
         };
         let slot = if self.free_head != NO_SLOT {
             let slot = self.free_head;
@@ -824,5 +870,16 @@ where
             + self.expiring.capacity() * 4
             + self.departures.heap_bytes()
             + self.policy.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_u64_entry_costs_16_bytes_beyond_key_and_value() {
+        // key 8 + value 8 + deadline 8 + weight 4 + access counter 1, tag in the padding.
+        assert_eq!(std::mem::size_of::<SlotState<u64, u64>>(), 32);
     }
 }

@@ -228,8 +228,8 @@ impl Policy for Arc {
         self.push(slot, IN_T2);
     }
 
-    fn on_access_shared(&self, _slot: Slot) -> bool {
-        false
+    fn exclusive_hits(&self) -> bool {
+        true
     }
 
     fn on_reweigh(&mut self, slot: Slot, old: u32, new: u32) {

@@ -150,8 +150,8 @@ impl Policy for Lfu {
         self.sift_down(self.position[slot as usize] as usize);
         self.age_if_due();
     }
-    fn on_access_shared(&self, _slot: Slot) -> bool {
-        false
+    fn exclusive_hits(&self) -> bool {
+        true
     }
     fn on_reweigh(&mut self, _slot: Slot, _old: u32, _new: u32) {}
     fn on_remove(&mut self, slot: Slot, _weight: u32) {
@@ -191,6 +191,10 @@ mod tests {
         fn weight(&self, _: Slot) -> u32 {
             1
         }
+        fn access(&self, _: Slot) -> u8 {
+            0
+        }
+        fn set_access(&self, _: Slot, _: u8) {}
     }
 
     #[test]

@@ -18,11 +18,15 @@
 //!    shard calls [`Policy::on_remove`] for it or the policy returns it from [`Policy::victim`].
 //!    Replacing the value of a resident key is not an admission: it is `on_reweigh` (if the weight
 //!    changed) and `on_access`, followed by victims if the shard no longer fits.
-//! 2. [`Policy::on_access`], [`Policy::on_access_shared`] and [`Policy::on_reweigh`] are called
-//!    only for resident slots. [`Policy::on_access_shared`] may run on many threads at once under
-//!    a shared lock: it may only touch atomics. It returns `false` when the policy needs exclusive
-//!    access to record a hit (exact LRU, LFU); the concurrent store then buffers the hit and calls
-//!    [`Policy::on_access`] later, or drops it when the buffer is full (a lossy, bounded buffer).
+//! 2. Every hit bumps the entry's *access counter*, a saturating 0–[`ACCESS_MAX`] count kept in the
+//!    entry itself (no extra cache miss, no extra memory) with a relaxed atomic store, under the
+//!    shard's shared lock. Counter-based policies (S3-FIFO, SIEVE) need nothing more: they read and
+//!    lower the counter through [`Residents`] when choosing victims. A policy that must see each hit
+//!    in order (exact LRU, LFU, ARC, W-TinyLFU) says so with [`Policy::exclusive_hits`]; it then
+//!    gets [`Policy::on_access`] for every hit the single-threaded shard serves, while the
+//!    concurrent store buffers hits and replays them under the exclusive lock, dropping them when
+//!    the bounded buffer is full (lossy, as in Caffeine). `on_access` and [`Policy::on_reweigh`] are
+//!    called only for resident slots.
 //! 3. [`Policy::victim`] returns a resident slot and forgets it, as if `on_remove` had been called;
 //!    it returns `None` only when no slot is resident.
 //! 4. [`Policy::on_miss`] reports a lookup of a key that was not resident (frequency sketches and
@@ -57,12 +61,19 @@ use std::str::FromStr;
 /// The index of an entry's slot in its shard, stable for as long as the entry is resident.
 pub type Slot = u32;
 
+/// The highest value of an entry's access counter.
+pub const ACCESS_MAX: u8 = 3;
+
 /// What a policy may ask the shard about resident slots.
 pub trait Residents {
     /// The key hash of a resident slot.
     fn hash(&self, slot: Slot) -> u64;
     /// The weight of a resident slot.
     fn weight(&self, slot: Slot) -> u32;
+    /// The slot's access counter: hits since insertion or since the policy last set it (0–3).
+    fn access(&self, slot: Slot) -> u8;
+    /// Sets the slot's access counter (e.g. a CLOCK hand clearing or decrementing it).
+    fn set_access(&self, slot: Slot, value: u8);
 }
 
 /// An eviction policy over slots. See the [module documentation](self) for the contract.
@@ -77,8 +88,9 @@ pub trait Policy: Send + Sync {
     fn on_insert(&mut self, slot: Slot, hash: u64, weight: u32);
     /// A resident slot, whose key has this hash, was read (exclusive access: record it exactly).
     fn on_access(&mut self, slot: Slot, hash: u64);
-    /// A resident slot was read under a shared lock; `true` if recorded, `false` to be buffered.
-    fn on_access_shared(&self, slot: Slot) -> bool;
+    /// Whether every hit must reach [`Policy::on_access`] (in order, under exclusive access)
+    /// rather than only the entry's access counter.
+    fn exclusive_hits(&self) -> bool;
     /// A lookup missed for a key with this hash.
     fn on_miss(&mut self, _hash: u64) {}
     /// A resident slot's value was replaced in place and now weighs `new` instead of `old`.
@@ -273,8 +285,8 @@ impl Policy for AnyPolicy {
         dispatch!(self, p => p.on_access(slot, hash))
     }
     #[inline]
-    fn on_access_shared(&self, slot: Slot) -> bool {
-        dispatch!(self, p => p.on_access_shared(slot))
+    fn exclusive_hits(&self) -> bool {
+        dispatch!(self, p => p.exclusive_hits())
     }
     #[inline]
     fn on_miss(&mut self, hash: u64) {

@@ -35,9 +35,8 @@ impl<const PROMOTE: bool> Policy for QueuePolicy<PROMOTE> {
             self.list.move_to_head(&mut self.links, slot);
         }
     }
-    #[inline]
-    fn on_access_shared(&self, _slot: Slot) -> bool {
-        !PROMOTE
+    fn exclusive_hits(&self) -> bool {
+        PROMOTE
     }
     fn on_reweigh(&mut self, _slot: Slot, _old: u32, _new: u32) {}
     #[inline]
@@ -72,6 +71,10 @@ mod tests {
         fn weight(&self, _: Slot) -> u32 {
             1
         }
+        fn access(&self, _: Slot) -> u8 {
+            0
+        }
+        fn set_access(&self, _: Slot, _: u8) {}
     }
 
     #[test]
@@ -85,10 +88,7 @@ mod tests {
         fifo.on_access(0, 0);
         assert_eq!(lru.victim(&Unweighted), Some(1));
         assert_eq!(fifo.victim(&Unweighted), Some(0));
-        assert!(
-            !lru.on_access_shared(2),
-            "LRU needs the hit replayed exclusively"
-        );
-        assert!(fifo.on_access_shared(2));
+        assert!(lru.exclusive_hits(), "LRU needs every hit, in order");
+        assert!(!fifo.exclusive_hits());
     }
 }

@@ -48,8 +48,8 @@ impl Policy for Random {
         self.residents.push(slot);
     }
     fn on_access(&mut self, _slot: Slot, _hash: u64) {}
-    fn on_access_shared(&self, _slot: Slot) -> bool {
-        true
+    fn exclusive_hits(&self) -> bool {
+        false
     }
     fn on_reweigh(&mut self, _slot: Slot, _old: u32, _new: u32) {}
     fn on_remove(&mut self, slot: Slot, _weight: u32) {

@@ -3,8 +3,8 @@
 //! Three queues: a small FIFO (10 % of the capacity) that new keys enter, a main FIFO (90 %) run
 //! as a 2-bit CLOCK, and a ghost FIFO of recently evicted keys' fingerprints. A key found in the
 //! ghost when it is admitted goes straight to main (as does every key admitted before the first
-//! eviction once small is full). A hit only bumps a 2-bit counter (0–3) with an atomic store, so
-//! reads need no exclusive lock. Eviction:
+//! eviction once small is full). A hit only bumps the entry's own 2-bit access counter (0–3, kept
+//! by the shard), so reads need no exclusive lock and touch no policy memory. Eviction:
 //!
 //! * from main when main holds more than its share or small is empty: a tail with a non-zero
 //!   counter is decremented and reinserted at the head (lazy promotion), a tail at zero is evicted;
@@ -17,11 +17,9 @@
 use super::ghost::Ghost;
 use super::list::{Links, List};
 use super::{Policy, Residents, Slot};
-use std::sync::atomic::{AtomicU8, Ordering};
 
-const FREQ_MASK: u8 = 0b011;
-const IN_MAIN: u8 = 0b100;
-const MAX_FREQ: u8 = 3;
+const IN_SMALL: u8 = 1;
+const IN_MAIN: u8 = 2;
 /// Hits in small that earn a key its place in main.
 pub const MOVE_TO_MAIN: u8 = 2;
 /// Share of the capacity given to the small queue, in percent.
@@ -35,7 +33,8 @@ pub struct S3Fifo {
     links: Links,
     small: List,
     main: List,
-    state: Vec<AtomicU8>,
+    /// Which queue each slot is on.
+    queue: Vec<u8>,
     small_weight: u64,
     main_weight: u64,
     small_target: u64,
@@ -54,7 +53,7 @@ impl S3Fifo {
             links: Links::default(),
             small: List::default(),
             main: List::default(),
-            state: Vec::new(),
+            queue: Vec::new(),
             small_weight: 0,
             main_weight: 0,
             small_target: 1,
@@ -65,16 +64,6 @@ impl S3Fifo {
         };
         policy.set_capacity(capacity);
         policy
-    }
-
-    #[inline]
-    fn state(&self, slot: Slot) -> u8 {
-        self.state[slot as usize].load(Ordering::Relaxed)
-    }
-
-    #[inline]
-    fn set_state(&mut self, slot: Slot, value: u8) {
-        *self.state[slot as usize].get_mut() = value;
     }
 
     fn ghost_capacity(&self) -> usize {
@@ -100,38 +89,28 @@ impl Policy for S3Fifo {
 
     fn on_insert(&mut self, slot: Slot, _hash: u64, weight: u32) {
         let s = slot as usize;
-        if self.state.len() <= s {
-            self.state.resize_with(s + 1, AtomicU8::default);
+        if self.queue.len() <= s {
+            self.queue.resize(s + 1, 0);
         }
         if std::mem::take(&mut self.admit_to_main) {
-            self.set_state(slot, IN_MAIN);
+            self.queue[s] = IN_MAIN;
             self.main.push_head(&mut self.links, slot);
             self.main_weight += u64::from(weight);
         } else {
-            self.set_state(slot, 0);
+            self.queue[s] = IN_SMALL;
             self.small.push_head(&mut self.links, slot);
             self.small_weight += u64::from(weight);
         }
     }
 
-    #[inline]
-    fn on_access(&mut self, slot: Slot, _hash: u64) {
-        self.on_access_shared(slot);
-    }
+    fn on_access(&mut self, _slot: Slot, _hash: u64) {}
 
-    #[inline]
-    fn on_access_shared(&self, slot: Slot) -> bool {
-        let cell = &self.state[slot as usize];
-        let state = cell.load(Ordering::Relaxed);
-        if state & FREQ_MASK < MAX_FREQ {
-            // A lost increment under a race is harmless: the counter is a hint.
-            cell.store(state + 1, Ordering::Relaxed);
-        }
-        true
+    fn exclusive_hits(&self) -> bool {
+        false
     }
 
     fn on_reweigh(&mut self, slot: Slot, old: u32, new: u32) {
-        let total = if self.state(slot) & IN_MAIN != 0 {
+        let total = if self.queue[slot as usize] == IN_MAIN {
             &mut self.main_weight
         } else {
             &mut self.small_weight
@@ -140,7 +119,7 @@ impl Policy for S3Fifo {
     }
 
     fn on_remove(&mut self, slot: Slot, weight: u32) {
-        if self.state(slot) & IN_MAIN != 0 {
+        if self.queue[slot as usize] == IN_MAIN {
             self.main.unlink(&mut self.links, slot);
             self.main_weight -= u64::from(weight);
         } else {
@@ -154,9 +133,9 @@ impl Policy for S3Fifo {
         loop {
             if self.main_weight > self.main_target || self.small.is_empty() {
                 let slot = self.main.pop_tail(&mut self.links)?;
-                let state = self.state(slot);
-                if state & FREQ_MASK > 0 {
-                    self.set_state(slot, state - 1);
+                let access = residents.access(slot);
+                if access > 0 {
+                    residents.set_access(slot, access - 1);
                     self.main.push_head(&mut self.links, slot);
                 } else {
                     self.main_weight -= u64::from(residents.weight(slot));
@@ -166,8 +145,9 @@ impl Policy for S3Fifo {
                 let slot = self.small.pop_tail(&mut self.links)?;
                 let weight = u64::from(residents.weight(slot));
                 self.small_weight -= weight;
-                if self.state(slot) & FREQ_MASK >= MOVE_TO_MAIN {
-                    self.set_state(slot, IN_MAIN);
+                if residents.access(slot) >= MOVE_TO_MAIN {
+                    residents.set_access(slot, 0);
+                    self.queue[slot as usize] = IN_MAIN;
                     self.main.push_head(&mut self.links, slot);
                     self.main_weight += weight;
                 } else {
@@ -183,7 +163,7 @@ impl Policy for S3Fifo {
         self.links.clear();
         self.small = List::default();
         self.main = List::default();
-        self.state.clear();
+        self.queue.clear();
         self.small_weight = 0;
         self.main_weight = 0;
         self.ghost.clear();
@@ -193,10 +173,10 @@ impl Policy for S3Fifo {
 
     fn reserve(&mut self, slots: usize) {
         self.links.reserve(slots);
-        self.state.reserve(slots);
+        self.queue.reserve(slots);
     }
 
     fn heap_bytes(&self) -> usize {
-        self.links.heap_bytes() + self.state.capacity() + self.ghost.heap_bytes()
+        self.links.heap_bytes() + self.queue.capacity() + self.ghost.heap_bytes()
     }
 }

@@ -228,8 +228,8 @@ impl Policy for WTinyLfu {
         self.climb();
     }
 
-    fn on_access_shared(&self, _slot: Slot) -> bool {
-        false
+    fn exclusive_hits(&self) -> bool {
+        true
     }
 
     fn on_reweigh(&mut self, slot: Slot, old: u32, new: u32) {
@@ -317,6 +317,10 @@ mod tests {
         fn weight(&self, _: Slot) -> u32 {
             1
         }
+        fn access(&self, _: Slot) -> u8 {
+            0
+        }
+        fn set_access(&self, _: Slot, _: u8) {}
     }
 
     /// Admits `key` into a full policy the way the shard does: announce, evict, insert.
