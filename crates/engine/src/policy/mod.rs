@@ -53,7 +53,7 @@ pub use random::Random;
 pub use s3fifo::S3Fifo;
 pub use sieve::Sieve;
 pub use sketch::FrequencySketch;
-pub use wtinylfu::WTinyLfu;
+pub use wtinylfu::{WTinyLfu, WindowAdaptation};
 
 use std::fmt;
 use std::str::FromStr;
@@ -124,6 +124,8 @@ pub enum PolicyKind {
     Sieve,
     /// W-TinyLFU with a hill-climbing window (Caffeine's policy).
     WTinyLfu,
+    /// W-TinyLFU whose window follows ghosts of rejected candidates and displaced victims.
+    WTinyLfuGhost,
     /// S3-FIFO (SOSP 2023): small and main FIFO queues plus a ghost queue. The default: a hit
     /// only sets an access counter, so reads never take an exclusive lock.
     #[default]
@@ -132,7 +134,7 @@ pub enum PolicyKind {
 
 impl PolicyKind {
     /// Every policy, in a stable order.
-    pub const ALL: [PolicyKind; 8] = [
+    pub const ALL: [PolicyKind; 9] = [
         PolicyKind::Lru,
         PolicyKind::Fifo,
         PolicyKind::Lfu,
@@ -140,6 +142,7 @@ impl PolicyKind {
         PolicyKind::Arc,
         PolicyKind::Sieve,
         PolicyKind::WTinyLfu,
+        PolicyKind::WTinyLfuGhost,
         PolicyKind::S3Fifo,
     ];
 
@@ -153,6 +156,7 @@ impl PolicyKind {
             PolicyKind::Arc => "arc",
             PolicyKind::Sieve => "sieve",
             PolicyKind::WTinyLfu => "wtinylfu",
+            PolicyKind::WTinyLfuGhost => "wtinylfu-ghost",
             PolicyKind::S3Fifo => "s3fifo",
         }
     }
@@ -167,7 +171,12 @@ impl PolicyKind {
             PolicyKind::Random => AnyPolicy::Random(Random::new(seed)),
             PolicyKind::Arc => AnyPolicy::Arc(Arc::new(capacity)),
             PolicyKind::Sieve => AnyPolicy::Sieve(Sieve::default()),
-            PolicyKind::WTinyLfu => AnyPolicy::WTinyLfu(WTinyLfu::new(capacity, true)),
+            PolicyKind::WTinyLfu => {
+                AnyPolicy::WTinyLfu(WTinyLfu::new(capacity, WindowAdaptation::HillClimbing))
+            }
+            PolicyKind::WTinyLfuGhost => {
+                AnyPolicy::WTinyLfu(WTinyLfu::new(capacity, WindowAdaptation::Ghosts))
+            }
             PolicyKind::S3Fifo => AnyPolicy::S3Fifo(S3Fifo::new(capacity)),
         }
     }
@@ -259,6 +268,9 @@ impl AnyPolicy {
             AnyPolicy::Random(_) => PolicyKind::Random,
             AnyPolicy::Arc(_) => PolicyKind::Arc,
             AnyPolicy::Sieve(_) => PolicyKind::Sieve,
+            AnyPolicy::WTinyLfu(p) if p.adaptation() == WindowAdaptation::Ghosts => {
+                PolicyKind::WTinyLfuGhost
+            }
             AnyPolicy::WTinyLfu(_) => PolicyKind::WTinyLfu,
             AnyPolicy::S3Fifo(_) => PolicyKind::S3Fifo,
         }

@@ -15,6 +15,8 @@
 //! sighting (10 bits per entry).
 
 const ROWS: usize = 4;
+/// Counters per row per expected entry (a wider sketch means fewer collisions).
+const COUNTERS_PER_ROW: u64 = 1;
 const SEEDS: [u64; ROWS] = [
     0x9E37_79B9_7F4A_7C15,
     0xC2B2_AE3D_27D4_EB4F,
@@ -43,7 +45,7 @@ impl FrequencySketch {
     /// A sketch sized for about `entries` resident keys.
     pub fn new(entries: u64) -> Self {
         let entries = entries.clamp(16, 1 << 28);
-        let counters = entries.next_power_of_two() * ROWS as u64;
+        let counters = entries.next_power_of_two() * ROWS as u64 * COUNTERS_PER_ROW;
         let sample_size = 10 * entries;
         let door_bits = sample_size.next_power_of_two().max(64);
         Self {

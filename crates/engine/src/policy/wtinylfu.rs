@@ -8,16 +8,27 @@
 //!   competes with main's victim (probation's LRU entry). The candidate enters only if the
 //!   [`FrequencySketch`] estimates it more popular than the victim; otherwise the candidate is the
 //!   one evicted. One-hit wonders therefore never displace proven entries.
-//! * **Hill climbing**: every sample period (10 × capacity recorded requests) the policy compares
-//!   the period's hit ratio with the previous one. If it improved, it moves the window size one
-//!   more step in the same direction, otherwise it reverses; the step starts at 6.25 % of the
-//!   capacity, decays by 2 % per period, and restarts at full size when the hit ratio jumps by more
-//!   than 5 points (a workload change). Recency-heavy workloads grow the window toward LRU,
-//!   frequency-heavy ones shrink it toward LFU.
+//! * **Window sizing** ([`WindowAdaptation`]):
+//!   - *hill climbing*, as Caffeine does: every sample period (10 × capacity recorded requests)
+//!     the policy compares the period's hit ratio with the previous one. If it improved, it moves
+//!     the window size one more step in the same direction, otherwise it reverses; the step starts
+//!     at 6.25 % of the capacity, decays by 2 % per period, and restarts at full size when the hit
+//!     ratio jumps by more than 5 points (a workload change);
+//!   - *ghosts*, Larder's variant, reacting per request as ARC does: candidates that admission
+//!     rejected are remembered in a small ghost (10 % of the capacity) and main's displaced
+//!     victims in a larger one (50 %). A miss on a recently rejected candidate means the window
+//!     was too small (it grows by 1 % of the capacity); a miss on a recently displaced victim
+//!     means main was too small (the window shrinks by 1 %). No sample period to wait for, so a
+//!     recency-only workload (Corda) gets its large window within a few hundred requests while
+//!     loops and scans keep a small one;
+//!   - *static*: the initial 1 % window, as in the TinyLFU paper.
+//!
+//!   The window never drops below one unit, so every newcomer faces admission.
 //!
 //! All sizes are in weight units. Every hit must update the sketch and the LRU order, so a hit
 //! needs exclusive access and the concurrent store buffers it.
 
+use super::ghost::Ghost;
 use super::list::{Links, List};
 use super::sketch::FrequencySketch;
 use super::{Policy, Residents, Slot};
@@ -32,10 +43,31 @@ const CANDIDATE: u8 = 0x80;
 const REGION: u8 = 0x7F;
 
 const INITIAL_WINDOW_PERCENT: f64 = 1.0;
-const PROTECTED_SHARE: f64 = 0.8;
+const PROTECTED_SHARE: f64 = 0.6;
 const STEP_PERCENT: f64 = 6.25;
 const STEP_DECAY: f64 = 0.98;
 const RESTART_THRESHOLD: f64 = 0.05;
+/// Ghost adaptation: window growth per returning rejected candidate, share of the capacity.
+const GROW_STEP: f64 = 0.01;
+/// Ghost adaptation: window shrink per returning displaced victim, share of the capacity.
+const SHRINK_STEP: f64 = 0.01;
+/// Ghost adaptation: keys remembered among rejected candidates, share of the capacity.
+const REJECTED_GHOST: f64 = 0.1;
+/// Ghost adaptation: keys remembered among displaced victims, share of the capacity.
+const DISPLACED_GHOST: f64 = 0.5;
+/// Requests per hill-climbing sample, as a multiple of the capacity in entries.
+const CLIMB_PERIOD: f64 = 10.0;
+
+/// How [`WTinyLfu`] sizes its window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowAdaptation {
+    /// A fixed 1 % window.
+    Static,
+    /// Caffeine's hill climber over sample periods.
+    HillClimbing,
+    /// Per-request adaptation from ghosts of rejected candidates and displaced victims.
+    Ghosts,
+}
 
 /// W-TinyLFU over slots.
 #[derive(Debug)]
@@ -53,17 +85,20 @@ pub struct WTinyLfu {
     sketch: FrequencySketch,
     candidates: VecDeque<Slot>,
     incoming: u64,
+    adaptation: WindowAdaptation,
     // Hill climbing.
-    adaptive: bool,
     sample_hits: u64,
     sample_misses: u64,
     previous_hit_rate: f64,
     step: f64,
+    // Ghost-driven adaptation.
+    rejected: Ghost,
+    displaced: Ghost,
 }
 
 impl WTinyLfu {
-    /// W-TinyLFU for `capacity` weight units; `adaptive` enables hill climbing of the window.
-    pub fn new(capacity: u64, adaptive: bool) -> Self {
+    /// W-TinyLFU for `capacity` weight units, sizing its window by `adaptation`.
+    pub fn new(capacity: u64, adaptation: WindowAdaptation) -> Self {
         let capacity = capacity.max(1);
         Self {
             links: Links::default(),
@@ -79,12 +114,19 @@ impl WTinyLfu {
             sketch: FrequencySketch::new(capacity),
             candidates: VecDeque::new(),
             incoming: 0,
-            adaptive,
+            adaptation,
             sample_hits: 0,
             sample_misses: 0,
             previous_hit_rate: 0.0,
             step: -(capacity as f64) * STEP_PERCENT / 100.0,
+            rejected: Ghost::default(),
+            displaced: Ghost::default(),
         }
+    }
+
+    /// How the window is sized.
+    pub fn adaptation(&self) -> WindowAdaptation {
+        self.adaptation
     }
 
     /// The window's current target size in weight units.
@@ -147,7 +189,9 @@ impl WTinyLfu {
     /// One hill-climbing step, at the end of each sample period.
     fn climb(&mut self) {
         let requests = self.sample_hits + self.sample_misses;
-        if !self.adaptive || requests < self.sketch.sample_size() {
+        if self.adaptation != WindowAdaptation::HillClimbing
+            || (requests as f64) < self.capacity as f64 * CLIMB_PERIOD
+        {
             return;
         }
         let hit_rate = self.sample_hits as f64 / requests as f64;
@@ -161,14 +205,19 @@ impl WTinyLfu {
         self.previous_hit_rate = hit_rate;
         self.sample_hits = 0;
         self.sample_misses = 0;
-        self.window_max = (self.window_max + amount).clamp(0.0, self.capacity as f64 - 1.0);
+        // At least one unit stays in the window, so that every newcomer faces admission.
+        self.window_max =
+            (self.window_max + amount).clamp(1.0, (self.capacity as f64 - 1.0).max(1.0));
         self.demote_protected_overflow();
     }
 }
 
 impl Policy for WTinyLfu {
     fn name(&self) -> &'static str {
-        "wtinylfu"
+        match self.adaptation {
+            WindowAdaptation::Ghosts => "wtinylfu-ghost",
+            _ => "wtinylfu",
+        }
     }
 
     fn set_capacity(&mut self, capacity: u64) {
@@ -184,7 +233,17 @@ impl Policy for WTinyLfu {
         self.sketch.increment(hash);
         self.sample_misses += 1;
         self.incoming = u64::from(weight);
-        self.climb();
+        if self.adaptation == WindowAdaptation::Ghosts {
+            let cap = self.capacity as f64;
+            if self.rejected.take(hash) {
+                self.window_max = (self.window_max + cap * GROW_STEP).min((cap - 1.0).max(1.0));
+            } else if self.displaced.take(hash) {
+                self.window_max = (self.window_max - cap * SHRINK_STEP).max(1.0);
+                self.demote_protected_overflow();
+            }
+        } else {
+            self.climb();
+        }
     }
 
     fn on_insert(&mut self, slot: Slot, _hash: u64, weight: u32) {
@@ -268,9 +327,18 @@ impl Policy for WTinyLfu {
                 continue;
             };
             let (c, v) = (residents.hash(candidate), residents.hash(victim));
+            let ghosts = self.adaptation == WindowAdaptation::Ghosts;
             let loser = if self.sketch.frequency(c) > self.sketch.frequency(v) {
+                if ghosts {
+                    let cap = (self.capacity as f64 * DISPLACED_GHOST) as usize;
+                    self.displaced.insert(v, cap.max(1));
+                }
                 victim
             } else {
+                if ghosts {
+                    let cap = (self.capacity as f64 * REJECTED_GHOST) as usize;
+                    self.rejected.insert(c, cap.max(1));
+                }
                 candidate
             };
             self.detach(loser);
@@ -286,7 +354,7 @@ impl Policy for WTinyLfu {
     }
 
     fn clear(&mut self) {
-        *self = Self::new(self.capacity, self.adaptive);
+        *self = Self::new(self.capacity, self.adaptation);
     }
 
     fn reserve(&mut self, slots: usize) {
@@ -301,6 +369,8 @@ impl Policy for WTinyLfu {
             + self.weight.capacity() * 4
             + self.sketch.heap_bytes()
             + self.candidates.capacity() * 4
+            + self.rejected.heap_bytes()
+            + self.displaced.heap_bytes()
     }
 }
 
@@ -337,7 +407,7 @@ mod tests {
     #[test]
     fn frequent_keys_survive_a_stream_of_one_hit_wonders() {
         let capacity = 100;
-        let mut policy = WTinyLfu::new(capacity as u64, false);
+        let mut policy = WTinyLfu::new(capacity as u64, WindowAdaptation::Static);
         let mut resident = Vec::new();
         // A working set of 50 keys, each read several times.
         for key in 0..50 {
