@@ -65,6 +65,7 @@
 pub mod clock;
 pub mod flight;
 pub mod hotkeys;
+pub mod mrc;
 pub mod namespace;
 pub mod policy;
 mod rng;

@@ -11,6 +11,7 @@
 use crate::clock::{Clock, SystemClock, Timestamp, deadline_after};
 use crate::flight::{FlightError, FlightGroup, Role, SharedError};
 use crate::hotkeys::{HotKey, HotKeys};
+use crate::mrc::SharedMissRatioCurve;
 use crate::namespace::{NamespaceStats, Namespaces};
 use crate::policy::{PolicyKind, Slot};
 use crate::shard::{InsertError, NEVER, Shard, ShardConfig, SharedLookup};
@@ -175,6 +176,7 @@ pub struct StoreBuilder<K, V> {
     clock: Arc<dyn Clock>,
     namespaces: Option<(u8, usize)>,
     hot_keys: Option<(usize, u64, u32)>,
+    miss_ratio_curve: Option<usize>,
     load_timeout: Duration,
     departure_cells: usize,
     seed: u64,
@@ -232,6 +234,17 @@ where
     pub fn hot_keys(mut self, top: usize, window: Duration, sample_every: u32) -> Self {
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
         self.hot_keys = Some((top, window_ms, sample_every.max(1)));
+        self
+    }
+
+    /// Estimate LRU's miss ratio curve online (SHARDS over a fixed-size sample of at most
+    /// `max_samples` keys, about 50 bytes each; 8,192 or more recommended — see
+    /// [`mrc`](crate::mrc)). Read it with [`Store::miss_ratio_curve`] and
+    /// [`Store::predicted_hit_ratio`]. Every lookup remixes its hash and compares it with the
+    /// sampling threshold; only sampled lookups do more (see
+    /// [`SharedMissRatioCurve`](crate::mrc::SharedMissRatioCurve)).
+    pub fn miss_ratio_curve(mut self, max_samples: usize) -> Self {
+        self.miss_ratio_curve = Some(max_samples);
         self
     }
 
@@ -300,6 +313,7 @@ where
                     keys: Mutex::new(HotKeys::new(top, window_ms)),
                     sample_every,
                 }),
+            miss_ratio_curve: self.miss_ratio_curve.map(SharedMissRatioCurve::new),
             load_timeout: self.load_timeout,
         }
     }
@@ -315,6 +329,7 @@ pub struct Store<K, V> {
     policy: PolicyKind,
     namespaces: Option<Namespaces>,
     hot_keys: Option<HotKeyTracker>,
+    miss_ratio_curve: Option<SharedMissRatioCurve>,
     load_timeout: Duration,
 }
 
@@ -344,6 +359,7 @@ where
             clock: Arc::new(SystemClock),
             namespaces: None,
             hot_keys: None,
+            miss_ratio_curve: None,
             load_timeout: Duration::from_secs(30),
             departure_cells: 1 << 16,
             seed: 0x5eed,
@@ -395,6 +411,9 @@ where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
+        if let Some(mrc) = &self.miss_ratio_curve {
+            mrc.record(hash);
+        }
         let cell = self.cell(hash);
         let (value, drain, expired) = {
             let shard = cell.shard.read();
@@ -682,6 +701,10 @@ where
         if let Some(hot) = &self.hot_keys {
             hot.keys.lock().clear();
         }
+        // The curve is normalised by the lookup count: both restart together.
+        if let Some(mrc) = &self.miss_ratio_curve {
+            mrc.reset();
+        }
     }
 
     /// Hit ratio per namespace (empty unless enabled in the builder).
@@ -696,6 +719,43 @@ where
         self.hot_keys
             .as_ref()
             .map_or_else(Vec::new, |hot| hot.keys.lock().top(n, self.clock.now()))
+    }
+
+    /// The estimated LRU miss ratio curve (empty unless enabled with
+    /// [`StoreBuilder::miss_ratio_curve`], or before any lookup): `points` pairs of a cache size
+    /// **in entries** and the hit ratio (0 to 1) an LRU cache of that size, filled on every miss,
+    /// would have had over the lookups since the store was built or [`Store::reset_stats`], at
+    /// sizes evenly spaced up to the estimated number of distinct keys looked up. It is LRU's
+    /// curve whatever this store's policy (see [`mrc`](crate::mrc)).
+    pub fn miss_ratio_curve(&self, points: usize) -> Vec<(u64, f64)> {
+        self.miss_ratio_curve
+            .as_ref()
+            .map_or_else(Vec::new, |mrc| mrc.curve(self.stats().lookups(), points))
+    }
+
+    /// "With `capacity_multiplier` × the memory, the hit ratio would be X": the estimated LRU
+    /// hit ratio (0 to 1) of a cache `capacity_multiplier` times this store's capacity, over the
+    /// lookups since the store was built or [`Store::reset_stats`]. `None` unless enabled with
+    /// [`StoreBuilder::miss_ratio_curve`], or before any lookup.
+    ///
+    /// The curve counts entries, so the capacity is converted to entries: divided by the average
+    /// weight of the resident entries (`weighted_size / len`; exactly the capacity with the
+    /// default unit weigher; for a byte-weighted store it assumes future entries weigh what the
+    /// resident ones do, and an empty store counts 1 per entry).
+    pub fn predicted_hit_ratio(&self, capacity_multiplier: f64) -> Option<f64> {
+        let mrc = self.miss_ratio_curve.as_ref()?;
+        let stats = self.stats();
+        let lookups = stats.lookups();
+        if lookups == 0 {
+            return None;
+        }
+        let average_weight = if stats.entries == 0 || stats.weighted_size == 0 {
+            1.0
+        } else {
+            stats.weighted_size as f64 / stats.entries as f64
+        };
+        let entries = self.capacity as f64 / average_weight * capacity_multiplier.max(0.0);
+        Some(mrc.hit_ratio_at(lookups, entries.round() as u64))
     }
 
     /// Heap bytes held by the engine's own structures (not what keys and values own).
