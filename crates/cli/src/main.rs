@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `serve` | Redis- and memcached-compatible cache server | exits 2: not implemented yet (issue #4) |
 //! | `edge` | HTTP caching proxy | not present yet |
-//! | `sim` | replay traces through the engine's eviction policies | not present yet |
+//! | `sim` | replay traces through the engine's eviction policies, beside Belady's OPT | works: hit-ratio tables, CSV, JSON, miss-ratio curves and SVG plots ([`sim`]) |
 //! | `bench` | benchmarks against the anchors | not present yet |
 //!
 //! A subcommand that is not implemented says so and fails; it never pretends to work.
@@ -25,6 +25,9 @@
 //!
 //! Errors travel as [`anyhow::Error`] up to `main`; a usage problem is marked by wrapping it
 //! in [`UsageError`], which is how [`exit_code`] tells it from a runtime failure.
+
+mod sim;
+mod sim_claims;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -44,12 +47,15 @@ struct Cli {
 enum Command {
     /// Run the Redis/memcached-compatible cache server (not implemented yet: issue #4).
     Serve,
+    /// Replay a cache trace through eviction policies: hit ratios beside Belady's optimum,
+    /// miss-ratio curves, SVG plots.
+    Sim(Box<sim::SimArgs>),
 }
 
 /// A problem with how `larder` was invoked, or a request for something that does not exist
 /// yet: exits with status 2.
 #[derive(Debug)]
-struct UsageError(String);
+pub(crate) struct UsageError(pub(crate) String);
 
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -77,6 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .to_owned(),
         )
         .into()),
+        Command::Sim(args) => sim::run(*args),
     }
 }
 

@@ -6,10 +6,6 @@
 //! Belady's optimum, before a policy or a capacity is chosen for `larder
 //! serve`.
 //!
-//! This release ships only the **trace readers**. Synthetic generators,
-//! Belady/OPT, policy replay, tables, curves and the `larder sim` command come
-//! later, on top of them.
-//!
 //! # Parts
 //!
 //! * [`trace`] — read a trace file into [`Request`]s (`key: u64`, `size: u32`):
@@ -17,6 +13,23 @@
 //!   format), [`read`] (an already-decompressed stream), [`traces_dir`] (where
 //!   the real traces of the project live). zstd, gzip and xz are decompressed
 //!   transparently, chosen by magic bytes.
+//! * [`generate`] — seeded, deterministic synthetic workloads: Zipf(α), the
+//!   seed's 80/20 workload, a hot set polluted by scans, loops.
+//! * [`replay`] — a trace through the engine's own single-threaded `Shard`
+//!   and policy code (fixed-seed hasher, demand fill), or through Belady's
+//!   optimum ([`opt`]), counting entries or bytes.
+//! * [`run`] — the grid runner behind `larder sim`: (policy, size) pairs in
+//!   parallel on scoped threads, sizes absolute, relative to the unique keys
+//!   or in bytes, miss-ratio curves, text/CSV/JSON reports and SVG plots.
+//! * [`claims`] — the specification's claims reproduced as simulations:
+//!   the 80/20 policy table, key remapping on a hash ring, multi-layer
+//!   aggregate hit ratio, and stampede protection.
+//!
+//! # Concurrency
+//!
+//! Every replay is single-threaded and deterministic; the runner parallelises
+//! across (policy, size) pairs only, so results do not depend on the thread
+//! count.
 //!
 //! # Formats
 //!
@@ -33,7 +46,8 @@
 //! # Bounds
 //!
 //! * A trace is read whole into memory: 16 bytes per request (the ARC `P6`
-//!   trace, 12.7 million requests, takes about 200 MB).
+//!   trace, 12.7 million requests, takes about 200 MB); Belady's optimum adds
+//!   8 bytes per request for the next-use table.
 //! * A text line is at most [`MAX_LINE_LEN`] bytes and an ARC line expands to
 //!   at most [`MAX_ARC_RUN`] requests; beyond, reading fails with an error.
 //! * No input makes a reader panic: malformed text is a [`TraceError`] with
@@ -50,7 +64,11 @@
 //! # Ok::<(), larder_sim::TraceError>(())
 //! ```
 
+pub mod claims;
+pub mod generate;
+pub mod opt;
 pub mod replay;
+pub mod run;
 pub mod trace;
 
 pub use trace::{
