@@ -612,11 +612,17 @@ where
             (self.slots.len() - 1) as Slot
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.table
-            .insert_unique(hash, slot, |&s| match &slots[s as usize] {
-                SlotState::Occupied { key, .. } => hasher.hash_one(key),
-                SlotState::Vacant { .. } => 0,
-            });
+        let rehash = |&s: &Slot| match &slots[s as usize] {
+            SlotState::Occupied { key, .. } => hasher.hash_one(key),
+            SlotState::Vacant { .. } => 0,
+        };
+        self.table.insert_unique(hash, slot, rehash);
+        // Under insert/evict churn at high load, deleted-slot markers make the table double
+        // rather than rehash in place. Compact it back when it holds over twice what it needs:
+        // O(len) once per many evictions, and it keeps the index at 5-10 bytes per entry.
+        if self.table.capacity() > 2 * self.table.len() + 64 {
+            self.table.shrink_to(self.table.len(), rehash);
+        }
         self.len += 1;
         self.weighted += u64::from(weight);
         if expires_at != NEVER {

@@ -1,76 +1,135 @@
 //! A ghost queue: the fingerprints of recently evicted keys, without their values.
 //!
-//! Policies that adapt to what they evicted too early (S3-FIFO now, ARC next) ask "was this key
-//! evicted recently?". The ghost keeps a 32-bit fingerprint per remembered key in FIFO order and a
-//! multiset of the same fingerprints for O(1) membership: about 10 bytes per remembered key, and
-//! never more keys than its capacity. A fingerprint collision (two keys sharing 32 hash bits)
-//! only makes a key look recently evicted when it was not: a slightly different placement, never
-//! a wrong value.
+//! Policies that adapt to what they evicted too early (S3-FIFO, the ghost-driven W-TinyLFU) ask
+//! "was this key evicted recently?". The ghost keeps the 32-bit fingerprints of the last
+//! `capacity` evicted keys in exact first-in-first-out order (a ring), and a membership set of the
+//! same fingerprints: an open-addressing array with linear probing at about 70 % load and
+//! backward-shift deletion, so deletions leave no tombstones and the array never grows with churn
+//! (a general-purpose hash table doubles under this pattern). Memory: about 10 bytes per
+//! remembered key, fixed. A fingerprint collision only makes a key look recently evicted when it
+//! was not: a slightly different placement, never a wrong value.
 
-use hashbrown::HashTable;
 use std::collections::VecDeque;
+
+const EMPTY: u32 = 0;
 
 #[inline]
 fn fingerprint(hash: u64) -> u32 {
-    hash as u32
+    // Never zero, which marks an empty slot.
+    (hash as u32) | 1
 }
 
-#[inline]
-fn table_hash(fp: u32) -> u64 {
-    u64::from(fp).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
-/// A bounded FIFO of evicted-key fingerprints with O(1) membership.
+/// A bounded FIFO of evicted-key fingerprints with O(1) expected membership.
 #[derive(Debug, Default)]
 pub(crate) struct Ghost {
     order: VecDeque<u32>,
-    members: HashTable<u32>,
+    slots: Box<[u32]>,
+    members: usize,
 }
 
 impl Ghost {
+    #[inline]
+    fn home(&self, fp: u32) -> usize {
+        // Multiply-shift over the fingerprint's mixed bits: any table length works.
+        let mixed = u64::from(fp).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        ((mixed * self.slots.len() as u64) >> 32) as usize
+    }
+
+    #[inline]
+    fn next(&self, at: usize) -> usize {
+        if at + 1 == self.slots.len() {
+            0
+        } else {
+            at + 1
+        }
+    }
+
+    /// Sizes the set for `capacity` keys at about 70 % load; a changed size starts empty.
+    fn fit(&mut self, capacity: usize) {
+        let wanted = capacity + capacity * 3 / 7 + 8;
+        if wanted > self.slots.len() || wanted * 2 < self.slots.len() {
+            self.slots = vec![EMPTY; wanted].into_boxed_slice();
+            self.order = VecDeque::with_capacity(capacity + capacity / 16 + 16);
+            self.members = 0;
+        }
+    }
+
+    fn add(&mut self, fp: u32) {
+        let mut at = self.home(fp);
+        while self.slots[at] != EMPTY {
+            at = self.next(at);
+        }
+        self.slots[at] = fp;
+        self.members += 1;
+    }
+
+    /// Removes one occurrence of `fp`; `true` if there was one.
+    fn delete(&mut self, fp: u32) -> bool {
+        let mut at = self.home(fp);
+        loop {
+            match self.slots[at] {
+                EMPTY => return false,
+                f if f == fp => break,
+                _ => at = self.next(at),
+            }
+        }
+        // Backward shift: pull later entries of the probe run into the hole when their home
+        // position allows it, so lookups never need tombstones.
+        let mut hole = at;
+        let mut scan = self.next(hole);
+        while self.slots[scan] != EMPTY {
+            let home = self.home(self.slots[scan]);
+            let movable = if hole <= scan {
+                home <= hole || home > scan
+            } else {
+                home <= hole && home > scan
+            };
+            if movable {
+                self.slots[hole] = self.slots[scan];
+                hole = scan;
+            }
+            scan = self.next(scan);
+        }
+        self.slots[hole] = EMPTY;
+        self.members -= 1;
+        true
+    }
+
     /// Remembers `hash`, forgetting the oldest fingerprints beyond `capacity`.
     pub(crate) fn insert(&mut self, hash: u64, capacity: usize) {
         if capacity == 0 {
             return;
         }
-        // Capacity counts remembered keys; records of keys taken since are skipped as they come
-        // up, and bounded to as many again.
-        while self.members.len() >= capacity || self.order.len() >= 2 * capacity {
-            self.forget_oldest();
+        self.fit(capacity);
+        // Capacity counts remembered keys; ring records of keys taken since are skipped as they
+        // come up, bounded to a sixteenth more.
+        let records = capacity + capacity / 16 + 16;
+        while self.members >= capacity || self.order.len() >= records {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.delete(old);
+                }
+                None => break,
+            }
         }
         let fp = fingerprint(hash);
         self.order.push_back(fp);
-        self.members
-            .insert_unique(table_hash(fp), fp, |&f| table_hash(f));
+        self.add(fp);
     }
 
     /// If `hash` is remembered, forgets it and returns `true`.
     pub(crate) fn take(&mut self, hash: u64) -> bool {
-        let fp = fingerprint(hash);
-        match self.members.find_entry(table_hash(fp), |&f| f == fp) {
-            Ok(entry) => {
-                entry.remove();
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    fn forget_oldest(&mut self) {
-        if let Some(fp) = self.order.pop_front()
-            && let Ok(entry) = self.members.find_entry(table_hash(fp), |&f| f == fp)
-        {
-            entry.remove();
-        }
+        !self.slots.is_empty() && self.delete(fingerprint(hash))
     }
 
     pub(crate) fn clear(&mut self) {
         self.order.clear();
-        self.members.clear();
+        self.slots.fill(EMPTY);
+        self.members = 0;
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.order.capacity() * 4 + self.members.capacity() * 5
+        self.order.capacity() * 4 + self.slots.len() * 4
     }
 }
 
@@ -81,12 +140,37 @@ mod tests {
     #[test]
     fn remembers_recent_and_forgets_oldest() {
         let mut ghost = Ghost::default();
-        for h in 1..=4u64 {
-            ghost.insert(h, 3);
+        let h = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for i in 1..=4u64 {
+            ghost.insert(h(i), 3);
         }
-        assert!(!ghost.take(1), "the oldest was forgotten at capacity 3");
-        assert!(ghost.take(3));
-        assert!(!ghost.take(3), "taking forgets");
-        assert!(ghost.take(4));
+        assert!(!ghost.take(h(1)), "the oldest was forgotten at capacity 3");
+        assert!(ghost.take(h(3)));
+        assert!(!ghost.take(h(3)), "taking forgets");
+        assert!(ghost.take(h(4)));
+    }
+
+    #[test]
+    fn membership_survives_heavy_churn_exactly() {
+        let mut ghost = Ghost::default();
+        let capacity = 1000;
+        let hash = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7;
+        for i in 0..50_000u64 {
+            ghost.insert(hash(i), capacity);
+            if i % 3 == 0 {
+                ghost.take(hash(i.saturating_sub(500)));
+            }
+        }
+        let allocated = ghost.heap_bytes();
+        // Key j was taken iff j = i - 500 for some i < 50,000 with i % 3 == 0.
+        let taken = |j: u64| j + 500 < 50_000 && (j + 500) % 3 == 0;
+        for j in 49_000..50_000u64 {
+            assert_eq!(ghost.take(hash(j)), !taken(j), "recent key {j}");
+        }
+        assert!(
+            (0..48_000u64).all(|i| !ghost.take(hash(i))),
+            "old keys are forgotten"
+        );
+        assert_eq!(ghost.heap_bytes(), allocated, "no growth under churn");
     }
 }
