@@ -380,8 +380,13 @@ where
 
     #[inline]
     fn cell(&self, hash: u64) -> &Cell2<K, V> {
-        // Bits 40.. pick the shard: the table uses the low bits for buckets and the top 7 as tags.
-        &self.cells[((hash >> 40) & self.shard_mask) as usize]
+        // The shard comes from the top bits of the hash times an odd constant, which depend on
+        // every bit of the hash: foldhash's fast hash can leave individual middle bits nearly
+        // constant over small integer keys under some seeds, which once put a whole keyspace in
+        // one shard. (The constant differs from the departure memory's, so that the two stay
+        // independent.)
+        let mixed = hash.wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        &self.cells[((mixed >> 52) & self.shard_mask) as usize]
     }
 
     /// The exclusive lock of a shard, with buffered hits replayed first.
