@@ -55,7 +55,7 @@ pub struct SimArgs {
     pub trace_format: Option<TraceFormat>,
 
     /// Policies to replay, comma-separated: lru, fifo, lfu, random, arc, sieve, wtinylfu,
-    /// s3fifo, opt (Belady's optimum; also `belady`), or `all` for every one of them.
+    /// wtinylfu-ghost, s3fifo, opt (Belady's optimum; also `belady`), or `all` for every one.
     #[arg(
         long,
         value_name = "LIST",

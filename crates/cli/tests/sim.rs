@@ -477,15 +477,9 @@ fn help_documents_every_option() {
 
 #[test]
 fn oltp_through_the_binary() {
-    let Some(dir) = larder_sim::traces_dir() else {
-        eprintln!("skipped: traces not found (set LARDER_TRACES or provide ../shared/traces)");
+    let Some(path) = larder_sim::shared_trace("arc/OLTP.lis.zst") else {
         return;
     };
-    let path = dir.join("arc/OLTP.lis.zst");
-    if !path.exists() {
-        eprintln!("skipped: {} not found", path.display());
-        return;
-    }
     let csv = ok(&[
         "sim",
         "--trace",

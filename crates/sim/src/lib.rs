@@ -73,5 +73,5 @@ pub mod trace;
 
 pub use trace::{
     MAX_ARC_RUN, MAX_LINE_LEN, Request, Trace, TraceError, TraceFormat, decompress, fnv1a64,
-    guess_format, id_size_key, open, open_as, read, traces_dir,
+    guess_format, id_size_key, open, open_as, read, shared_trace, traces_dir,
 };

@@ -44,17 +44,15 @@ pub enum SimPolicy {
 
 impl SimPolicy {
     /// Every policy: the engine's ([`PolicyKind::ALL`]), then OPT.
-    pub const ALL: [SimPolicy; 9] = [
-        SimPolicy::Engine(PolicyKind::Lru),
-        SimPolicy::Engine(PolicyKind::Fifo),
-        SimPolicy::Engine(PolicyKind::Lfu),
-        SimPolicy::Engine(PolicyKind::Random),
-        SimPolicy::Engine(PolicyKind::Arc),
-        SimPolicy::Engine(PolicyKind::Sieve),
-        SimPolicy::Engine(PolicyKind::WTinyLfu),
-        SimPolicy::Engine(PolicyKind::S3Fifo),
-        SimPolicy::Opt,
-    ];
+    pub const ALL: [SimPolicy; PolicyKind::ALL.len() + 1] = {
+        let mut all = [SimPolicy::Opt; PolicyKind::ALL.len() + 1];
+        let mut i = 0;
+        while i < PolicyKind::ALL.len() {
+            all[i] = SimPolicy::Engine(PolicyKind::ALL[i]);
+            i += 1;
+        }
+        all
+    };
 
     /// The name, as accepted by [`FromStr`]: an engine policy's [`PolicyKind::name`], or `opt`.
     pub fn name(self) -> &'static str {

@@ -10,15 +10,7 @@ use larder_sim::run::{Column, Footprint, RunOptions, SizeSpec, mrc_sizes, run_gr
 use larder_sim::trace::{self, Request};
 
 fn load(relative: &str) -> Option<Vec<Request>> {
-    let Some(dir) = trace::traces_dir() else {
-        eprintln!("skipped: traces not found (set LARDER_TRACES or provide ../shared/traces)");
-        return None;
-    };
-    let path = dir.join(relative);
-    if !path.exists() {
-        eprintln!("skipped: {} not found", path.display());
-        return None;
-    }
+    let path = trace::shared_trace(relative)?;
     Some(trace::open(&path).expect("trace parses").requests)
 }
 

@@ -75,15 +75,7 @@ fn zipf(n: usize, keys: usize, alpha: f64, seed: u64) -> Vec<Request> {
 
 /// The ARC OLTP trace, or `None` (said on stderr) when it is absent.
 fn oltp() -> Option<Vec<Request>> {
-    let Some(dir) = trace::traces_dir() else {
-        eprintln!("skipped: traces not found (set LARDER_TRACES or provide ../shared/traces)");
-        return None;
-    };
-    let path = dir.join("arc/OLTP.lis.zst");
-    if !path.exists() {
-        eprintln!("skipped: {} not found", path.display());
-        return None;
-    }
+    let path = trace::shared_trace("arc/OLTP.lis.zst")?;
     Some(trace::open(&path).expect("trace parses").requests)
 }
 

@@ -443,6 +443,22 @@ pub fn traces_dir() -> Option<PathBuf> {
     Some(dir.canonicalize().unwrap_or(dir))
 }
 
+/// The path of a shared trace, `relative` to [`traces_dir`] (e.g. `"arc/OLTP.lis.zst"`), or `None`
+/// after saying on stderr why: for tests and benchmarks that use the real traces and skip, clearly,
+/// when they are absent.
+pub fn shared_trace(relative: &str) -> Option<PathBuf> {
+    let Some(dir) = traces_dir() else {
+        eprintln!("skipped: traces not found (set LARDER_TRACES or provide ../shared/traces)");
+        return None;
+    };
+    let path = dir.join(relative);
+    if !path.exists() {
+        eprintln!("skipped: {} not found", path.display());
+        return None;
+    }
+    Some(path)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
