@@ -13,20 +13,23 @@
 //!   The simulator uses it directly, with no locking, so a hit ratio measured offline is the one
 //!   the store achieves with one shard.
 //! * [`policy`] — eviction policies behind one trait with a written contract: exact LRU, FIFO,
-//!   LFU with aging, Random, ARC, SIEVE, and S3-FIFO (the default).
+//!   LFU with aging, Random, ARC, SIEVE, W-TinyLFU, and S3-FIFO (the default).
 //! * [`Weigher`] — capacity in entries ([`Unit`]) or in bytes (any `Fn(&K, &V) -> u32`).
 //! * [`Clock`] — injected time; [`ManualClock`] for tests and replays.
 //! * [`stats`] — hits, misses by reason, insertions, evictions, expirations, weights; per
 //!   namespace hit ratios ([`namespace`]); hot keys over a sliding window ([`hotkeys`]).
+//! * [`mrc`] — an online estimate of LRU's miss-ratio curve (SHARDS over a fixed-size sample),
+//!   behind [`Store::miss_ratio_curve`] and [`Store::predicted_hit_ratio`].
 //! * [`flight`] — single flight: one load per key in flight, used by
 //!   [`Store::get_or_insert_with`].
 //!
 //! ## Concurrency model
 //!
 //! A key is hashed once per call (foldhash, randomly seeded per store); the hash picks the shard
-//! and probes its table. **A hit takes only the shard's shared lock.** The default policy,
-//! S3-FIFO, records a hit by storing a 2-bit counter with a relaxed atomic (SIEVE a visited bit);
-//! FIFO and Random record nothing. Exact LRU, LFU and ARC need to relink on a hit, so the store pushes the hit into a 64-slot
+//! and probes its table. **A hit takes only the shard's shared lock.** Every hit bumps a 2-bit
+//! access counter kept inside the entry with a relaxed atomic store, which is all the default
+//! policy, S3-FIFO, needs (SIEVE reads it as its visited bit; FIFO and Random ignore it). Exact
+//! LRU, LFU, ARC and W-TinyLFU need to see each hit in order, so the store pushes the hit into a 64-slot
 //! lossy buffer per shard and replays it under the exclusive lock, taken by the next writer or,
 //! with `try_write`, by the reader that fills the buffer — reads never block on it, and when the
 //! buffer is full further hits are dropped (the policy becomes approximate under contention, as in

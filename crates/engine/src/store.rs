@@ -122,7 +122,7 @@ impl ReadBuffer {
     }
 }
 
-struct Cell2<K, V> {
+struct ShardCell<K, V> {
     shard: RwLock<Shard<K, V, Hasher>>,
     buffer: ReadBuffer,
     flights: FlightGroup<K, V>,
@@ -292,7 +292,7 @@ where
                 } else {
                     0
                 };
-                Cell2 {
+                ShardCell {
                     shard: RwLock::new(Shard::with_hasher(config, hasher.clone())),
                     buffer: ReadBuffer::default(),
                     flights: FlightGroup::default(),
@@ -319,9 +319,9 @@ where
     }
 }
 
-/// A concurrent, sharded, bounded cache: see the [module documentation](self).
+/// A concurrent, sharded, bounded cache: see the [crate documentation](crate) for its concurrency model and bounds.
 pub struct Store<K, V> {
-    cells: Box<[Cell2<K, V>]>,
+    cells: Box<[ShardCell<K, V>]>,
     shard_mask: u64,
     hasher: Hasher,
     clock: Arc<dyn Clock>,
@@ -379,7 +379,7 @@ where
     }
 
     #[inline]
-    fn cell(&self, hash: u64) -> &Cell2<K, V> {
+    fn cell(&self, hash: u64) -> &ShardCell<K, V> {
         // The shard comes from the top bits of the hash times an odd constant, which depend on
         // every bit of the hash: foldhash's fast hash can leave individual middle bits nearly
         // constant over small integer keys under some seeds, which once put a whole keyspace in
@@ -391,7 +391,7 @@ where
 
     /// The exclusive lock of a shard, with buffered hits replayed first.
     #[inline]
-    fn write<'c>(&self, cell: &'c Cell2<K, V>) -> RwLockWriteGuard<'c, Shard<K, V, Hasher>> {
+    fn write<'c>(&self, cell: &'c ShardCell<K, V>) -> RwLockWriteGuard<'c, Shard<K, V, Hasher>> {
         let mut shard = cell.shard.write();
         cell.buffer.drain(&mut shard);
         shard
@@ -769,6 +769,6 @@ where
             .iter()
             .map(|c| c.shard.read().heap_bytes())
             .sum::<usize>()
-            + self.cells.len() * std::mem::size_of::<Cell2<K, V>>()
+            + self.cells.len() * std::mem::size_of::<ShardCell<K, V>>()
     }
 }
