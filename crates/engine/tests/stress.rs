@@ -205,13 +205,16 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// After every caller's lookup has missed, each is at most a hash and a lock away from joining
-/// the flight; this handoff lets them get there before the loader returns.
-const JOIN_HANDOFF: Duration = Duration::from_millis(100);
+/// the flight; this handoff lets them get there before the loader returns. It is a margin, not a
+/// measurement: generous, so that a caller descheduled on a loaded machine still joins in time.
+/// (A late joiner on the success path finds the stored value and loads nothing; on the failure
+/// paths it would start a second load, which these tests count.)
+const JOIN_HANDOFF: Duration = Duration::from_millis(500);
 
 #[test]
 fn overlapping_callers_share_one_load_per_key() {
     const CALLERS: usize = 8;
-    const ROUNDS: u64 = 4;
+    const ROUNDS: u64 = 2;
     let store: Arc<Store<u64, u64>> = Arc::new(Store::builder(1_000).shards(4).build());
     let loads: Arc<Vec<AtomicUsize>> = Arc::new((0..ROUNDS).map(|_| AtomicUsize::new(0)).collect());
     let round_start = Arc::new(Barrier::new(CALLERS));
@@ -239,7 +242,7 @@ fn overlapping_callers_share_one_load_per_key() {
         })
         .collect();
     for h in handles {
-        assert_eq!(h.join().unwrap(), [0, 100, 200, 300]);
+        assert_eq!(h.join().unwrap(), [0, 100]);
     }
     for (key, n) in loads.iter().enumerate() {
         assert_eq!(
@@ -248,7 +251,7 @@ fn overlapping_callers_share_one_load_per_key() {
             "key {key} loaded more than once"
         );
     }
-    assert_eq!(store.get(&3), Some(300), "the loaded value is cached");
+    assert_eq!(store.get(&1), Some(100), "the loaded value is cached");
 }
 
 #[test]
