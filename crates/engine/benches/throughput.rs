@@ -17,121 +17,31 @@
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
+mod workload;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use larder_engine::{PolicyKind, Store};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use rand_distr::Zipf;
-use std::hint::black_box;
+use larder_engine::PolicyKind;
 use std::sync::{Barrier, LazyLock};
 use std::time::{Duration, Instant};
+use workload::{Cache, INSERT, STREAM, larder, moka, quick, run};
 
-/// Distinct keys the Zipf distribution draws from.
-const KEY_SPACE: u64 = 1_000_000;
-/// Cache capacity in entries.
-const CAPACITY: u64 = 100_000;
-/// Keys inserted before measuring: the most popular 90 % of the capacity.
-const WARM: u64 = CAPACITY / 10 * 9;
-/// Zipf exponent.
-const ALPHA: f64 = 1.0;
-/// Pre-generated operations per thread (a power of two; streams are replayed cyclically).
-const STREAM: usize = 1 << 20;
-/// The top bit of a stream word marks an insert; the rest is the key.
-const INSERT: u64 = 1 << 63;
 /// Threads used by the multi-thread variants.
 const MAX_THREADS: usize = 2;
 
-/// The operations a benchmarked cache must offer.
-trait Cache: Sync {
-    fn get(&self, key: u64) -> Option<u64>;
-    fn insert(&self, key: u64, value: u64);
-    /// Lets asynchronous bookkeeping (moka) catch up after warming.
-    fn settle(&self) {}
-}
-
-impl Cache for Store<u64, u64> {
-    #[inline]
-    fn get(&self, key: u64) -> Option<u64> {
-        Store::get(self, &key)
-    }
-    #[inline]
-    fn insert(&self, key: u64, value: u64) {
-        let _ = Store::insert(self, key, value);
-    }
-}
-
-impl Cache for moka::sync::Cache<u64, u64> {
-    #[inline]
-    fn get(&self, key: u64) -> Option<u64> {
-        moka::sync::Cache::get(self, &key)
-    }
-    #[inline]
-    fn insert(&self, key: u64, value: u64) {
-        moka::sync::Cache::insert(self, key, value);
-    }
-    fn settle(&self) {
-        self.run_pending_tasks();
-    }
-}
-
-impl Cache for quick_cache::sync::Cache<u64, u64> {
-    #[inline]
-    fn get(&self, key: u64) -> Option<u64> {
-        quick_cache::sync::Cache::get(self, &key)
-    }
-    #[inline]
-    fn insert(&self, key: u64, value: u64) {
-        quick_cache::sync::Cache::insert(self, key, value);
-    }
-}
-
-/// One key stream per thread; `mixed` streams carry the insert bit on about 10 % of words.
+/// One key stream per thread for each workload.
 struct Streams {
     read: Vec<Vec<u64>>,
     mixed: Vec<Vec<u64>>,
 }
 
-static STREAMS: LazyLock<Streams> = LazyLock::new(|| {
-    let zipf = Zipf::new(KEY_SPACE as f64, ALPHA).expect("valid Zipf parameters");
-    let stream = |seed: u64, insert_share: f64| -> Vec<u64> {
-        let mut rng = StdRng::seed_from_u64(seed);
-        (0..STREAM)
-            .map(|_| {
-                let key = rng.sample(zipf) as u64;
-                if rng.random_bool(insert_share) {
-                    key | INSERT
-                } else {
-                    key
-                }
-            })
-            .collect()
-    };
-    Streams {
-        read: (0..MAX_THREADS)
-            .map(|t| stream(0x5eed + t as u64, 0.0))
-            .collect(),
-        mixed: (0..MAX_THREADS)
-            .map(|t| stream(0xcafe + t as u64, 0.1))
-            .collect(),
-    }
+static STREAMS: LazyLock<Streams> = LazyLock::new(|| Streams {
+    read: (0..MAX_THREADS)
+        .map(|t| workload::stream(false, t))
+        .collect(),
+    mixed: (0..MAX_THREADS)
+        .map(|t| workload::stream(true, t))
+        .collect(),
 });
-
-/// Runs `iters` operations of `stream` (from `start`) against `cache`.
-#[inline]
-fn run<C: Cache>(cache: &C, stream: &[u64], start: usize, iters: u64) {
-    let mask = stream.len() - 1;
-    let mut at = start;
-    for _ in 0..iters {
-        let word = stream[at & mask];
-        at = at.wrapping_add(1);
-        if word & INSERT != 0 {
-            let key = word & !INSERT;
-            cache.insert(key, key);
-        } else {
-            black_box(cache.get(word));
-        }
-    }
-}
 
 /// Wall time of `threads` threads each running `iters` operations of their own stream.
 fn timed<C: Cache>(cache: &C, streams: &[Vec<u64>], threads: usize, iters: u64) -> Duration {
@@ -156,29 +66,6 @@ fn timed<C: Cache>(cache: &C, streams: &[Vec<u64>], threads: usize, iters: u64) 
     });
     // Leaving the scope joined the workers: the time covers the slowest one.
     begin.elapsed()
-}
-
-/// Inserts the `WARM` most popular keys (1..=WARM under Zipf), least popular first, so that
-/// every cache starts from the same resident set: 90 % of the capacity leaves every shard of the
-/// sharded caches room for its share, so nothing is evicted (or refused) while warming.
-fn warm<C: Cache>(cache: C) -> C {
-    for key in (1..=WARM).rev() {
-        cache.insert(key, key);
-    }
-    cache.settle();
-    cache
-}
-
-fn larder(policy: PolicyKind) -> Store<u64, u64> {
-    warm(Store::builder(CAPACITY).policy(policy).build())
-}
-
-fn moka() -> moka::sync::Cache<u64, u64> {
-    warm(moka::sync::Cache::new(CAPACITY))
-}
-
-fn quick() -> quick_cache::sync::Cache<u64, u64> {
-    warm(quick_cache::sync::Cache::new(CAPACITY as usize))
 }
 
 /// Benchmarks a cache made by `make`; the cache is built only if the filter selects the benchmark.

@@ -11,79 +11,16 @@
 //! A fourth argument (`larder-s3fifo`, `larder-lru`, `quick_cache`, `moka`) runs that cache alone,
 //! e.g. under `valgrind --tool=cachegrind` to count instructions and simulated cache misses.
 
-use larder_engine::{PolicyKind, Store};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use rand_distr::Zipf;
-use std::hint::black_box;
+#[path = "../benches/workload/mod.rs"]
+mod workload;
+
+use larder_engine::PolicyKind;
 use std::sync::Barrier;
 use std::time::Instant;
+use workload::{Cache, larder, moka, quick, run};
 
-const KEY_SPACE: u64 = 1_000_000;
-const CAPACITY: u64 = 100_000;
-const WARM: u64 = CAPACITY / 10 * 9;
-const STREAM: usize = 1 << 20;
-const INSERT: u64 = 1 << 63;
 /// Operations per thread per turn.
 const OPS: usize = 1 << 20;
-
-trait Cache: Sync {
-    fn get(&self, key: u64) -> Option<u64>;
-    fn insert(&self, key: u64, value: u64);
-}
-
-impl Cache for Store<u64, u64> {
-    fn get(&self, key: u64) -> Option<u64> {
-        Store::get(self, &key)
-    }
-    fn insert(&self, key: u64, value: u64) {
-        let _ = Store::insert(self, key, value);
-    }
-}
-
-impl Cache for moka::sync::Cache<u64, u64> {
-    fn get(&self, key: u64) -> Option<u64> {
-        moka::sync::Cache::get(self, &key)
-    }
-    fn insert(&self, key: u64, value: u64) {
-        moka::sync::Cache::insert(self, key, value);
-    }
-}
-
-impl Cache for quick_cache::sync::Cache<u64, u64> {
-    fn get(&self, key: u64) -> Option<u64> {
-        quick_cache::sync::Cache::get(self, &key)
-    }
-    fn insert(&self, key: u64, value: u64) {
-        quick_cache::sync::Cache::insert(self, key, value);
-    }
-}
-
-fn stream(seed: u64, insert_share: f64) -> Vec<u64> {
-    let zipf = Zipf::new(KEY_SPACE as f64, 1.0).expect("valid Zipf parameters");
-    let mut rng = StdRng::seed_from_u64(seed);
-    (0..STREAM)
-        .map(|_| {
-            let key = rng.sample(zipf) as u64;
-            if rng.random_bool(insert_share) {
-                key | INSERT
-            } else {
-                key
-            }
-        })
-        .collect()
-}
-
-fn run(cache: &dyn Cache, stream: &[u64]) {
-    for &word in stream {
-        if word & INSERT != 0 {
-            let key = word & !INSERT;
-            cache.insert(key, key);
-        } else {
-            black_box(cache.get(word));
-        }
-    }
-}
 
 /// Million operations per second of `threads` threads, each running its whole stream once.
 fn turn(cache: &dyn Cache, streams: &[Vec<u64>]) -> f64 {
@@ -93,20 +30,13 @@ fn turn(cache: &dyn Cache, streams: &[Vec<u64>]) -> f64 {
             let barrier = &barrier;
             scope.spawn(move || {
                 barrier.wait();
-                run(cache, &stream[..OPS]);
+                run(cache, stream, 0, OPS as u64);
             });
         }
         barrier.wait();
         Instant::now()
     });
     (streams.len() * OPS) as f64 / begin.elapsed().as_secs_f64() / 1e6
-}
-
-fn warm<C: Cache>(cache: C) -> C {
-    for key in (1..=WARM).rev() {
-        cache.insert(key, key);
-    }
-    cache
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -124,32 +54,17 @@ fn main() {
     let workload = args.first().map_or("read", String::as_str);
     let threads: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(2);
     let rounds: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(15);
-    let share = if workload == "mixed" { 0.1 } else { 0.0 };
     let streams: Vec<Vec<u64>> = (0..threads)
-        .map(|t| stream(0x5eed + t as u64, share))
+        .map(|t| workload::stream(workload == "mixed", t))
         .collect();
 
     let only = args.get(3).map(String::as_str);
     type Make = fn() -> Box<dyn Cache>;
     let makers: [(&str, Make); 4] = [
-        ("larder-s3fifo", || {
-            Box::new(warm(
-                Store::builder(CAPACITY).policy(PolicyKind::S3Fifo).build(),
-            ))
-        }),
-        ("larder-lru", || {
-            Box::new(warm(
-                Store::builder(CAPACITY).policy(PolicyKind::Lru).build(),
-            ))
-        }),
-        ("quick_cache", || {
-            Box::new(warm(quick_cache::sync::Cache::new(CAPACITY as usize)))
-        }),
-        ("moka", || {
-            let moka = warm(moka::sync::Cache::new(CAPACITY));
-            moka.run_pending_tasks();
-            Box::new(moka)
-        }),
+        ("larder-s3fifo", || Box::new(larder(PolicyKind::S3Fifo))),
+        ("larder-lru", || Box::new(larder(PolicyKind::Lru))),
+        ("quick_cache", || Box::new(quick())),
+        ("moka", || Box::new(moka())),
     ];
     // An optional fourth argument runs one cache alone (for profilers such as cachegrind).
     let caches: Vec<(&str, Box<dyn Cache>)> = makers

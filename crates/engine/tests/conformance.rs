@@ -7,6 +7,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+use common::Rng;
+
 type Val = Vec<u8>;
 
 /// The byte weigher: an 8-byte key plus the value's bytes.
@@ -25,22 +28,6 @@ fn val(key: u64, version: u32, len: usize) -> Val {
 
 fn key_of(value: &Val) -> u64 {
     u64::from_le_bytes(value[..8].try_into().expect("a value starts with its key"))
-}
-
-/// A deterministic generator for operation mixes (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,9 @@ use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::Rng;
+
 const THREADS: usize = 4;
 const OPS_PER_THREAD: u32 = 12_000;
 const KEYS: u64 = 1_024;
@@ -25,21 +28,6 @@ struct Val {
 
 fn weigh(_key: &u64, value: &Val) -> u32 {
     1 + value.seq % 4
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// What one thread did.
