@@ -83,6 +83,29 @@ impl fmt::Display for InsertError {
 
 impl std::error::Error for InsertError {}
 
+/// A live entry, open for change inside [`Shard::compute`].
+#[derive(Debug)]
+pub struct EntryMut<'a, V> {
+    /// The value; change it in place and answer [`Compute::Updated`].
+    pub value: &'a mut V,
+    /// The deadline ([`NEVER`] for none); change it in place and answer [`Compute::Updated`].
+    pub expires_at: &'a mut Timestamp,
+}
+
+/// What [`Shard::compute`] does once its closure has run.
+#[derive(Debug)]
+pub enum Compute<V> {
+    /// Nothing changed.
+    Keep,
+    /// The entry's value or deadline was changed in place: weigh it again and re-index its
+    /// deadline.
+    Updated,
+    /// Store this value with this deadline, creating or replacing the entry.
+    Put(V, Timestamp),
+    /// Remove the entry (if there is one).
+    Remove,
+}
+
 /// How to build a shard (the [`Store`](crate::Store) builder fills this in for each of its shards).
 #[derive(Clone)]
 pub struct ShardConfig<K, V> {
@@ -100,7 +123,13 @@ pub struct ShardConfig<K, V> {
     pub seed: u64,
     /// Entries to pre-allocate room for (the capacity, when it counts entries).
     pub reserve: usize,
+    /// Sorts keys into up to [`CLASSES`] classes whose live counts the shard keeps exactly (the
+    /// server counts keys per database this way); `None` counts everything as class 0.
+    pub classify: Option<fn(&K) -> usize>,
 }
+
+/// How many key classes a shard counts (see [`ShardConfig::classify`]).
+pub const CLASSES: usize = 16;
 
 impl<K, V> fmt::Debug for ShardConfig<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -124,6 +153,7 @@ impl<K, V> ShardConfig<K, V> {
             departure_cells: (capacity as usize).clamp(1024, 1 << 16),
             seed: 0x5eed,
             reserve: usize::try_from(capacity).unwrap_or(0).min(1 << 20),
+            classify: None,
         }
     }
 
@@ -185,6 +215,9 @@ pub struct Shard<K, V, S = foldhash::fast::RandomState, P = AnyPolicy> {
     rng: SplitMix64,
     /// The policy wants every hit in order (cached from [`Policy::exclusive_hits`]).
     exclusive_hits: bool,
+    classify: Option<fn(&K) -> usize>,
+    /// Resident entries per key class.
+    class_len: [usize; CLASSES],
 }
 
 impl<K, V, S, P> fmt::Debug for Shard<K, V, S, P> {
@@ -253,6 +286,25 @@ where
         let policy = config.policy.build(config.capacity, config.seed);
         Self::with_policy(config, hasher, policy)
     }
+
+    /// Switches to another eviction policy, keeping every entry: the new policy learns the
+    /// residents in slot order (their recency and frequency history is not carried over), then
+    /// evicts if it needs room. O(entries).
+    pub fn set_policy(&mut self, kind: PolicyKind) {
+        let seed = self.rng.below(usize::MAX) as u64;
+        let mut policy = kind.build(self.capacity, seed);
+        policy.reserve(self.len);
+        for (slot, state) in self.slots.iter().enumerate() {
+            if let SlotState::Occupied { key, weight, .. } = state {
+                let hash = self.hasher.hash_one(key);
+                policy.on_admit(hash, *weight);
+                policy.on_insert(slot as Slot, hash, *weight);
+            }
+        }
+        self.exclusive_hits = policy.exclusive_hits();
+        self.policy = policy;
+        self.evict_while(0);
+    }
 }
 
 impl<K, V, S, P> Shard<K, V, S, P>
@@ -283,6 +335,8 @@ where
             counters: Counters::default(),
             rng: SplitMix64::new(config.seed ^ 0xa076_1d64_78bd_642f),
             exclusive_hits,
+            classify: config.classify,
+            class_len: [0; CLASSES],
         }
     }
 
@@ -522,13 +576,7 @@ where
         value: V,
         expires_at: Timestamp,
     ) -> Result<Option<V>, InsertError> {
-        let weight = self.weigher.weigh(&key, &value).max(1);
-        if u64::from(weight) > self.capacity {
-            return Err(InsertError::TooLarge {
-                weight,
-                capacity: self.capacity,
-            });
-        }
+        let weight = self.weigh(&key, &value)?;
         if self.ttl_entries > 0 {
             self.expire_sample(SAMPLES_PER_WRITE);
         }
@@ -537,13 +585,142 @@ where
             self.evict_while(0);
             return Ok(replaced);
         }
+        self.insert_new(hash, key, value, expires_at, weight)?;
+        Ok(None)
+    }
+
+    /// Admits a key known to be absent, evicting first to make room.
+    fn insert_new(
+        &mut self,
+        hash: u64,
+        key: K,
+        value: V,
+        expires_at: Timestamp,
+        weight: u32,
+    ) -> Result<(), InsertError> {
         if self.slots.len() >= (NO_SLOT - 1) as usize && self.free_head == NO_SLOT {
             return Err(InsertError::Full);
         }
         self.policy.on_admit(hash, weight);
         self.evict_while(weight);
         self.add(hash, key, value, expires_at, weight);
-        Ok(None)
+        Ok(())
+    }
+
+    /// The weight `value` would have under `key`, or the error if it exceeds the whole budget.
+    fn weigh(&self, key: &K, value: &V) -> Result<u32, InsertError> {
+        let weight = self.weigher.weigh(key, value).max(1);
+        if u64::from(weight) > self.capacity {
+            return Err(InsertError::TooLarge {
+                weight,
+                capacity: self.capacity,
+            });
+        }
+        Ok(weight)
+    }
+
+    /// Reads, changes, creates or removes the entry of `key` in one step under this shard's
+    /// exclusive access: the read-modify-write primitive behind commands such as `INCR`,
+    /// `APPEND` or `SET ... NX GET`.
+    ///
+    /// `update` gets the live entry (an expired one is reclaimed first and counts as absent), may
+    /// change its value and deadline in place, and says what happened with a [`Compute`]. A new
+    /// key is built with `make_key` only when [`Compute::Put`] creates an entry. Changing an
+    /// entry counts as an update (not a lookup) and as an access for the policy.
+    ///
+    /// If the entry, as changed or put, weighs more than the whole budget, it is refused with
+    /// [`InsertError::TooLarge`]: a value changed in place is then removed (it cannot stay over
+    /// budget), while a refused put leaves any previous value as it was.
+    pub fn compute<Q, R>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        make_key: impl FnOnce(&Q) -> K,
+        update: impl FnOnce(Option<EntryMut<'_, V>>) -> (Compute<V>, R),
+    ) -> Result<R, InsertError>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        if self.ttl_entries > 0 {
+            self.expire_sample(SAMPLES_PER_WRITE);
+        }
+        let mut slot = self.find(hash, key);
+        if let Some(s) = slot
+            && self.is_expired_slot(s)
+        {
+            self.detach(s, hash, Departure::Expired);
+            slot = None;
+        }
+        let Some(slot) = slot else {
+            let (action, result) = update(None);
+            if let Compute::Put(value, expires_at) = action {
+                let key = make_key(key);
+                let weight = self.weigh(&key, &value)?;
+                self.insert_new(hash, key, value, expires_at, weight)?;
+            }
+            return Ok(result);
+        };
+        let (action, result, previous) = match &mut self.slots[slot as usize] {
+            SlotState::Occupied {
+                value, expires_at, ..
+            } => {
+                let previous = *expires_at;
+                let (action, result) = update(Some(EntryMut { value, expires_at }));
+                (action, result, previous)
+            }
+            SlotState::Vacant { .. } => return Ok(update(None).1),
+        };
+        match action {
+            Compute::Keep => {}
+            Compute::Remove => {
+                self.detach(slot, hash, Departure::Removed);
+            }
+            Compute::Put(value, expires_at) => {
+                let weight = match &self.slots[slot as usize] {
+                    SlotState::Occupied { key, .. } => self.weigh(key, &value)?,
+                    SlotState::Vacant { .. } => return Ok(result),
+                };
+                self.replace(slot, hash, value, expires_at, weight);
+                self.evict_while(0);
+            }
+            Compute::Updated => {
+                let (weight, old_weight, now) = match &self.slots[slot as usize] {
+                    SlotState::Occupied {
+                        key,
+                        value,
+                        weight,
+                        expires_at,
+                        access,
+                    } => {
+                        bump_access(access);
+                        (self.weigh(key, value), *weight, *expires_at)
+                    }
+                    SlotState::Vacant { .. } => return Ok(result),
+                };
+                let weight = match weight {
+                    Ok(weight) => weight,
+                    Err(error) => {
+                        self.detach(slot, hash, Departure::Evicted);
+                        return Err(error);
+                    }
+                };
+                if let SlotState::Occupied { weight: w, .. } = &mut self.slots[slot as usize] {
+                    *w = weight;
+                }
+                self.weighted = self.weighted - u64::from(old_weight) + u64::from(weight);
+                self.deadline_changed(slot, previous, now);
+                if old_weight != weight {
+                    self.policy.on_reweigh(slot, old_weight, weight);
+                }
+                if self.exclusive_hits {
+                    self.policy.on_access(slot, hash);
+                }
+                Counters::bump(&self.counters.updates);
+                self.evict_while(0);
+            }
+        }
+        Ok(result)
     }
 
     fn replace(
@@ -592,7 +769,14 @@ where
         }
     }
 
+    #[inline]
+    fn class_of(&self, key: &K) -> usize {
+        self.classify.map_or(0, |classify| classify(key) % CLASSES)
+    }
+
     fn add(&mut self, hash: u64, key: K, value: V, expires_at: Timestamp, weight: u32) {
+        let class = self.class_of(&key);
+        self.class_len[class] += 1;
         let occupied = SlotState::Occupied {
             key,
             value,
@@ -670,6 +854,7 @@ where
             },
         );
         let SlotState::Occupied {
+            key,
             value,
             expires_at,
             weight,
@@ -679,6 +864,8 @@ where
             self.slots[slot as usize] = state;
             return None;
         };
+        let class = self.class_of(&key);
+        self.class_len[class] -= 1;
         self.free_head = slot;
         if let Ok(entry) = self.table.find_entry(hash, |&s| s == slot) {
             entry.remove();
@@ -765,6 +952,12 @@ where
         self.ttl_entries = 0;
         self.departures.clear();
         self.policy.clear();
+        self.class_len = [0; CLASSES];
+    }
+
+    /// Resident entries of key class `class` (see [`ShardConfig::classify`]).
+    pub fn class_len(&self, class: usize) -> usize {
+        self.class_len.get(class).copied().unwrap_or(0)
     }
 
     /// Changes the budget, evicting at once if the shard no longer fits.
@@ -833,6 +1026,19 @@ where
         K: Clone,
         V: Clone,
     {
+        self.scan_with(cursor, count, |key, value, _| {
+            out.push((key.clone(), value.clone()));
+        })
+    }
+
+    /// [`Shard::scan`] that hands each live entry and its deadline to `visit` instead of
+    /// cloning it.
+    pub fn scan_with(
+        &self,
+        cursor: u32,
+        count: usize,
+        mut visit: impl FnMut(&K, &V, Timestamp),
+    ) -> Option<u32> {
         let start = cursor as usize;
         let end = start.saturating_add(count.max(1)).min(self.slots.len());
         for state in self.slots.get(start..end).unwrap_or(&[]) {
@@ -844,10 +1050,68 @@ where
             } = state
                 && !self.is_expired(*expires_at)
             {
-                out.push((key.clone(), value.clone()));
+                visit(key, value, *expires_at);
             }
         }
         (end < self.slots.len()).then_some(end as u32)
+    }
+
+    /// Removes every entry for which `keep` is false; returns how many it removed.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) -> usize {
+        let mut removed = 0;
+        for slot in 0..self.slots.len() {
+            let hash = match &self.slots[slot] {
+                SlotState::Occupied { key, value, .. } if !keep(key, value) => {
+                    self.hasher.hash_one(key)
+                }
+                _ => continue,
+            };
+            let cause = if self.is_expired_slot(slot as Slot) {
+                Departure::Expired
+            } else {
+                removed += 1;
+                Departure::Removed
+            };
+            self.detach(slot as Slot, hash, cause);
+        }
+        removed
+    }
+
+    /// A live entry chosen at random among those `accept` takes (uniform over slots, probing
+    /// forward from a random one), or `None` if there is none.
+    pub fn random_entry(&mut self, mut accept: impl FnMut(&K) -> bool) -> Option<(&K, &V)> {
+        let n = self.slots.len();
+        if self.len == 0 || n == 0 {
+            return None;
+        }
+        let start = self.rng.below(n);
+        let now = self.clock.now();
+        let found = (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&i| match &self.slots[i] {
+                SlotState::Occupied {
+                    key, expires_at, ..
+                } => (*expires_at == NEVER || *expires_at > now) && accept(key),
+                SlotState::Vacant { .. } => false,
+            })?;
+        match &self.slots[found] {
+            SlotState::Occupied { key, value, .. } => Some((key, value)),
+            SlotState::Vacant { .. } => None,
+        }
+    }
+
+    /// The access counter of a live entry (0 to [`ACCESS_MAX`](crate::policy::ACCESS_MAX)):
+    /// hits since insertion or since the policy last reset it. Records nothing.
+    pub fn access_count<Q>(&self, hash: u64, key: &Q) -> Option<u8>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let (slot, _, _) = self.live(hash, key)?;
+        match &self.slots[slot as usize] {
+            SlotState::Occupied { access, .. } => Some(access.load(Relaxed)),
+            SlotState::Vacant { .. } => None,
+        }
     }
 
     /// The statistics of this shard.

@@ -14,7 +14,7 @@ use crate::hotkeys::{HotKey, HotKeys};
 use crate::mrc::SharedMissRatioCurve;
 use crate::namespace::{NamespaceStats, Namespaces};
 use crate::policy::{PolicyKind, Slot};
-use crate::shard::{InsertError, NEVER, Shard, ShardConfig, SharedLookup};
+use crate::shard::{Compute, EntryMut, InsertError, NEVER, Shard, ShardConfig, SharedLookup};
 use crate::stats::Snapshot;
 use crate::weigher::{Unit, Weigher};
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
@@ -23,7 +23,7 @@ use std::cell::Cell;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 type Hasher = foldhash::fast::RandomState;
@@ -181,6 +181,7 @@ pub struct StoreBuilder<K, V> {
     departure_cells: usize,
     seed: u64,
     unit: bool,
+    classify: Option<fn(&K) -> usize>,
 }
 
 impl<K, V> fmt::Debug for StoreBuilder<K, V> {
@@ -266,6 +267,13 @@ where
         self
     }
 
+    /// Count live entries per key class (up to [`CLASSES`](crate::shard::CLASSES)), exactly
+    /// and cheaply: read with [`Store::class_len`]. The server counts keys per database so.
+    pub fn classify(mut self, classify: fn(&K) -> usize) -> Self {
+        self.classify = Some(classify);
+        self
+    }
+
     /// Builds the store.
     pub fn build(self) -> Store<K, V> {
         let mut shards = self.shards.clamp(1, 4096).next_power_of_two();
@@ -287,6 +295,7 @@ where
                 config.clock = Arc::clone(&self.clock);
                 config.departure_cells = (self.departure_cells / shards).max(64);
                 config.seed = self.seed.wrapping_add(i as u64);
+                config.classify = self.classify;
                 config.reserve = if unit_weights && self.unit {
                     usize::try_from(per_shard).unwrap_or(0).min(1 << 20)
                 } else {
@@ -304,8 +313,8 @@ where
             shard_mask: shards as u64 - 1,
             hasher,
             clock: self.clock,
-            capacity: self.capacity,
-            policy: self.policy,
+            capacity: AtomicU64::new(self.capacity),
+            policy: Mutex::new(self.policy),
             namespaces: self.namespaces.map(|(d, max)| Namespaces::new(d, max)),
             hot_keys: self
                 .hot_keys
@@ -325,8 +334,8 @@ pub struct Store<K, V> {
     shard_mask: u64,
     hasher: Hasher,
     clock: Arc<dyn Clock>,
-    capacity: u64,
-    policy: PolicyKind,
+    capacity: AtomicU64,
+    policy: Mutex<PolicyKind>,
     namespaces: Option<Namespaces>,
     hot_keys: Option<HotKeyTracker>,
     miss_ratio_curve: Option<SharedMissRatioCurve>,
@@ -337,8 +346,8 @@ impl<K, V> fmt::Debug for Store<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Store")
             .field("shards", &self.cells.len())
-            .field("capacity", &self.capacity)
-            .field("policy", &self.policy)
+            .field("capacity", &self.capacity.load(Ordering::Relaxed))
+            .field("policy", &*self.policy.lock())
             .finish_non_exhaustive()
     }
 }
@@ -364,6 +373,7 @@ where
             departure_cells: 1 << 16,
             seed: 0x5eed,
             unit: true,
+            classify: None,
         }
     }
 
@@ -616,12 +626,177 @@ where
 
     /// The budget.
     pub fn capacity(&self) -> u64 {
-        self.capacity
+        self.capacity.load(Ordering::Relaxed)
     }
 
     /// The eviction policy.
     pub fn policy(&self) -> PolicyKind {
-        self.policy
+        *self.policy.lock()
+    }
+
+    /// Changes the budget at run time, split exactly over the shards as at build time (each
+    /// shard keeps at least 1); shards over their new budget evict at once.
+    pub fn set_capacity(&self, capacity: u64) {
+        self.capacity.store(capacity, Ordering::Relaxed);
+        let shards = self.cells.len() as u64;
+        let (base, extra) = (capacity / shards, capacity % shards);
+        for (i, cell) in self.cells.iter().enumerate() {
+            let per_shard = (base + u64::from((i as u64) < extra)).max(1);
+            self.write(cell).set_capacity(per_shard);
+        }
+    }
+
+    /// Switches every shard to another eviction policy, keeping the entries (see
+    /// [`Shard::set_policy`]). O(entries), one shard locked at a time.
+    pub fn set_policy(&self, policy: PolicyKind) {
+        let mut current = self.policy.lock();
+        for cell in self.cells.iter() {
+            self.write(cell).set_policy(policy);
+        }
+        *current = policy;
+    }
+
+    /// Reads a live entry through `read` under the shard's shared lock, counting a hit or a miss
+    /// and recording the access like [`Store::get_hashed`], without cloning the value.
+    #[inline]
+    pub fn get_with<Q, R>(&self, hash: u64, key: &Q, read: impl FnOnce(&V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        if let Some(mrc) = &self.miss_ratio_curve {
+            mrc.record(hash);
+        }
+        let cell = self.cell(hash);
+        let (result, drain, expired) = {
+            let shard = cell.shard.read();
+            match shard.get_shared(hash, key) {
+                SharedLookup::Hit { value, buffer } => {
+                    let drain = buffer.is_some_and(|slot| cell.buffer.push(slot));
+                    (Some(read(value)), drain, false)
+                }
+                SharedLookup::Miss(_) => (None, false, false),
+                SharedLookup::Expired => (None, false, true),
+            }
+        };
+        if expired {
+            self.write(cell).reap_expired(hash, key);
+        } else if drain && let Some(mut shard) = cell.shard.try_write() {
+            cell.buffer.drain(&mut shard);
+        }
+        result
+    }
+
+    /// Reads a live entry and its deadline ([`NEVER`] for none) through `read`, counting no
+    /// lookup and recording no access.
+    pub fn peek_with<Q, R>(
+        &self,
+        hash: u64,
+        key: &Q,
+        read: impl FnOnce(&V, Timestamp) -> R,
+    ) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let shard = self.cell(hash).shard.read();
+        let value = shard.peek(hash, key)?;
+        let deadline = shard.deadline(hash, key).unwrap_or(NEVER);
+        Some(read(value, deadline))
+    }
+
+    /// The read-modify-write primitive: runs `update` on the live entry of `key` (or on `None`)
+    /// under the shard's exclusive lock and applies the [`Compute`] it answers. See
+    /// [`Shard::compute`].
+    pub fn compute<Q, R>(
+        &self,
+        hash: u64,
+        key: &Q,
+        make_key: impl FnOnce(&Q) -> K,
+        update: impl FnOnce(Option<EntryMut<'_, V>>) -> (Compute<V>, R),
+    ) -> Result<R, InsertError>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let cell = self.cell(hash);
+        self.write(cell).compute(hash, key, make_key, update)
+    }
+
+    /// Resident entries of key class `class` over all shards (see
+    /// [`StoreBuilder::classify`]); O(shards).
+    pub fn class_len(&self, class: usize) -> usize {
+        self.cells
+            .iter()
+            .map(|c| c.shard.read().class_len(class))
+            .sum()
+    }
+
+    /// A live key chosen at random among those `accept` takes, or `None`: a random shard
+    /// first, then the others in turn.
+    pub fn random_key(&self, mut accept: impl FnMut(&K) -> bool) -> Option<K> {
+        let n = self.cells.len();
+        static DRAWS: AtomicU64 = AtomicU64::new(0);
+        let draw = DRAWS.fetch_add(1, Ordering::Relaxed);
+        let start = (self.hash(&(draw, self.clock.now())) as usize) % n;
+        (0..n).find_map(|i| {
+            let cell = &self.cells[(start + i) % n];
+            let mut shard = cell.shard.write();
+            shard.random_entry(&mut accept).map(|(k, _)| k.clone())
+        })
+    }
+
+    /// [`Store::scan`] that hands each live entry and its deadline to `visit`: visits about
+    /// `count` slots from `cursor` on and returns the cursor to continue from (`0` when done).
+    pub fn scan_with(
+        &self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&K, &V, Timestamp),
+    ) -> u64 {
+        let (mut shard, mut slot) = ((cursor >> 32) as usize, cursor as u32);
+        let mut budget = count.max(1);
+        while shard < self.cells.len() && budget > 0 {
+            let before = slot;
+            match self.cells[shard]
+                .shard
+                .read()
+                .scan_with(slot, budget, &mut visit)
+            {
+                Some(next) => {
+                    budget = budget.saturating_sub((next - before) as usize);
+                    slot = next;
+                }
+                None => {
+                    budget = budget.saturating_sub(1);
+                    shard += 1;
+                    slot = 0;
+                }
+            }
+        }
+        if shard >= self.cells.len() {
+            0
+        } else {
+            ((shard as u64) << 32) | u64::from(slot)
+        }
+    }
+
+    /// Removes every entry for which `keep` is false, one shard at a time; returns how many
+    /// live entries it removed.
+    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) -> usize {
+        self.cells
+            .iter()
+            .map(|cell| self.write(cell).retain(&mut keep))
+            .sum()
+    }
+
+    /// The access counter of a live entry (see [`Shard::access_count`]).
+    pub fn access_count<Q>(&self, hash: u64, key: &Q) -> Option<u8>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.cell(hash).shard.read().access_count(hash, key)
     }
 
     /// Number of shards.
@@ -691,7 +866,7 @@ where
         for cell in self.cells.iter() {
             cell.shard.read().add_stats(&mut s);
         }
-        s.capacity = self.capacity;
+        s.capacity = self.capacity();
         s
     }
 
@@ -759,7 +934,7 @@ where
         } else {
             stats.weighted_size as f64 / stats.entries as f64
         };
-        let entries = self.capacity as f64 / average_weight * capacity_multiplier.max(0.0);
+        let entries = self.capacity() as f64 / average_weight * capacity_multiplier.max(0.0);
         Some(mrc.hit_ratio_at(lookups, entries.round() as u64))
     }
 
