@@ -1,0 +1,512 @@
+//! Connection commands: PING, ECHO, QUIT, SELECT, HELLO, AUTH, RESET and CLIENT.
+
+use super::{Ctx, Spec, err, flag, int_arg};
+use crate::client::ClientHandle;
+use crate::keyspace::DATABASES;
+use larder_protocol::Version;
+use std::sync::atomic::Ordering;
+
+const F: u32 = flag::FAST;
+
+/// The commands of this module.
+pub static SPECS: &[Spec] = &[
+    Spec {
+        name: "ping",
+        arity: -1,
+        flags: F | flag::SUBSCRIBED,
+        keys: (0, 0, 0),
+        group: "connection",
+        summary: "Ping the server",
+        since: "1.0.0",
+        handler: ping,
+    },
+    Spec {
+        name: "echo",
+        arity: 2,
+        flags: F,
+        keys: (0, 0, 0),
+        group: "connection",
+        summary: "Echo the given string",
+        since: "1.0.0",
+        handler: echo,
+    },
+    Spec {
+        name: "quit",
+        arity: -1,
+        flags: F | flag::NO_AUTH | flag::SUBSCRIBED,
+        keys: (0, 0, 0),
+        group: "connection",
+        summary: "Close the connection",
+        since: "1.0.0",
+        handler: quit,
+    },
+    Spec {
+        name: "select",
+        arity: 2,
+        flags: F | flag::LOADING | flag::STALE,
+        keys: (0, 0, 0),
+        group: "connection",
+        summary: "Change the selected database for the current connection",
+        since: "1.0.0",
+        handler: select,
+    },
+    Spec {
+        name: "hello",
+        arity: -1,
+        flags: F | flag::NO_AUTH | flag::SUBSCRIBED,
+        keys: (0, 0, 0),
+        group: "connection",
+        summary: "Handshake with Redis",
+        since: "6.0.0",
+        handler: hello,
+    },
+    Spec {
+        name: "auth",
+        arity: -2,
+        flags: F | flag::NO_AUTH | flag::SUBSCRIBED,
+        keys: (0, 0, 0),
+        group: "connection",
+        summary: "Authenticate to the server",
+        since: "1.0.0",
+        handler: auth,
+    },
+    Spec {
+        name: "reset",
+        arity: 1,
+        flags: F | flag::NO_AUTH | flag::SUBSCRIBED,
+        keys: (0, 0, 0),
+        group: "connection",
+        summary: "Reset the connection",
+        since: "6.2.0",
+        handler: reset,
+    },
+    Spec {
+        name: "client",
+        arity: -2,
+        flags: flag::LOADING | flag::STALE,
+        keys: (0, 0, 0),
+        group: "connection",
+        summary: "A container for client connection commands",
+        since: "2.4.0",
+        handler: client,
+    },
+];
+
+fn ping(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    if args.len() > 2 {
+        return ctx.arity_error("ping");
+    }
+    if ctx.session.version == Version::Resp2 && ctx.session.subscriptions() > 0 {
+        ctx.reply.array(2);
+        ctx.reply.bulk(b"pong");
+        ctx.reply.bulk(args.get(1).copied().unwrap_or(b""));
+    } else if let Some(message) = args.get(1) {
+        ctx.reply.bulk(message);
+    } else {
+        ctx.reply.simple(b"PONG");
+    }
+}
+
+fn echo(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    ctx.reply.bulk(args[1]);
+}
+
+fn quit(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
+    ctx.reply.ok();
+    ctx.session.close = true;
+}
+
+fn select(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    match int_arg(args[1]) {
+        None => ctx.error(err::NOT_INTEGER),
+        Some(db) if db < 0 || db >= DATABASES as i64 => ctx.error(err::DB_INDEX),
+        Some(db) => {
+            ctx.session.db = db as usize;
+            ctx.reply.ok();
+        }
+    }
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+/// Checks `user`/`password`; replies the error itself and returns `false` on failure.
+fn check_password(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> bool {
+    let required = ctx.shared.config.read().requirepass.clone();
+    if user.eq_ignore_ascii_case(b"default")
+        && (required.is_empty() || required.as_bytes() == password)
+    {
+        ctx.session.authenticated = true;
+        true
+    } else {
+        ctx.error(WRONGPASS);
+        false
+    }
+}
+
+fn auth(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    let (user, password) = match args.len() {
+        2 => (&b"default"[..], args[1]),
+        3 => (args[1], args[2]),
+        _ => return ctx.error(err::SYNTAX),
+    };
+    if args.len() == 2 && ctx.shared.config.read().requirepass.is_empty() {
+        return ctx.error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+    }
+    if check_password(ctx, user, password) {
+        ctx.reply.ok();
+    }
+}
+
+fn hello(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    let mut version = ctx.session.version;
+    let mut at = 1;
+    if let Some(v) = args.get(1) {
+        match int_arg(v) {
+            None => return ctx.error("ERR Protocol version is not an integer or out of range"),
+            Some(2) => version = Version::Resp2,
+            Some(3) => version = Version::Resp3,
+            Some(_) => return ctx.error("NOPROTO unsupported protocol version"),
+        }
+        at = 2;
+    }
+    let mut name = None;
+    while at < args.len() {
+        let option = args[at];
+        if option.eq_ignore_ascii_case(b"AUTH") && at + 2 < args.len() {
+            if !check_password(ctx, args[at + 1], args[at + 2]) {
+                return;
+            }
+            at += 3;
+        } else if option.eq_ignore_ascii_case(b"SETNAME") && at + 1 < args.len() {
+            if !valid_name(args[at + 1]) {
+                return ctx.error(NAME_ERROR);
+            }
+            name = Some(args[at + 1]);
+            at += 2;
+        } else {
+            return ctx.error(&format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(option)
+            ));
+        }
+    }
+    if !ctx.session.authenticated {
+        return ctx.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+    }
+    if let Some(name) = name {
+        *ctx.session.handle.name.lock() = (!name.is_empty()).then(|| name.to_vec());
+    }
+    ctx.session.version = version;
+    ctx.reply.version = version;
+    ctx.session.handle.resp.store(
+        if version == Version::Resp3 { 3 } else { 2 },
+        Ordering::Relaxed,
+    );
+    ctx.reply.map(7);
+    ctx.reply.bulk(b"server");
+    ctx.reply.bulk(b"redis");
+    ctx.reply.bulk(b"version");
+    ctx.reply.bulk(crate::REDIS_VERSION.as_bytes());
+    ctx.reply.bulk(b"proto");
+    ctx.reply
+        .integer(if version == Version::Resp3 { 3 } else { 2 });
+    ctx.reply.bulk(b"id");
+    ctx.reply.integer(ctx.session.handle.id as i64);
+    ctx.reply.bulk(b"mode");
+    ctx.reply.bulk(b"standalone");
+    ctx.reply.bulk(b"role");
+    ctx.reply.bulk(b"master");
+    ctx.reply.bulk(b"modules");
+    ctx.reply.array(0);
+}
+
+fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
+    let id = ctx.session.handle.id;
+    for channel in ctx.session.channels.drain() {
+        ctx.shared.pubsub.unsubscribe(&channel, id);
+    }
+    for pattern in ctx.session.patterns.drain() {
+        ctx.shared.pubsub.punsubscribe(&pattern, id);
+    }
+    ctx.session.handle.subscriptions.store(0, Ordering::Relaxed);
+    ctx.session.handle.patterns.store(0, Ordering::Relaxed);
+    ctx.session.db = 0;
+    ctx.session.version = Version::Resp2;
+    ctx.reply.version = Version::Resp2;
+    ctx.session.handle.resp.store(2, Ordering::Relaxed);
+    ctx.session.reply_mode = super::ReplyMode::On;
+    ctx.session.authenticated = ctx.shared.config.read().requirepass.is_empty();
+    *ctx.session.handle.name.lock() = None;
+    ctx.session.handle.no_evict.store(false, Ordering::Relaxed);
+    ctx.reply.simple(b"RESET");
+}
+
+const NAME_ERROR: &str = "ERR Client names cannot contain spaces, newlines or special characters.";
+
+fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+/// One `CLIENT LIST` / `CLIENT INFO` line (without the newline).
+pub fn info_line(client: &ClientHandle, db: usize) -> String {
+    let name = client
+        .name
+        .lock()
+        .as_ref()
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_default();
+    let age = client.created.elapsed().as_secs();
+    let idle = (client.created.elapsed().as_millis() as u64)
+        .saturating_sub(client.last_active_ms.load(Ordering::Relaxed))
+        / 1000;
+    let sub = client.subscriptions.load(Ordering::Relaxed);
+    let psub = client.patterns.load(Ordering::Relaxed);
+    let flags = if sub + psub > 0 { "P" } else { "N" };
+    let (omem, oll) = client.outbox_size();
+    let cmd = *client.last_command.lock();
+    format!(
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        client.id,
+        client.addr,
+        client.laddr,
+        name,
+        age,
+        idle,
+        flags,
+        db,
+        sub,
+        psub,
+        oll,
+        omem,
+        omem + 16384,
+        cmd,
+        client.resp.load(Ordering::Relaxed),
+    )
+}
+
+fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
+    let n = args.len();
+    match (sub.as_str(), n) {
+        ("id", 2) => ctx.reply.integer(ctx.session.handle.id as i64),
+        ("getname", 2) => match ctx.session.handle.name.lock().clone() {
+            Some(name) => ctx.reply.bulk(&name),
+            None => ctx.reply.null(),
+        },
+        ("setname", 3) => {
+            if !valid_name(args[2]) {
+                return ctx.error(NAME_ERROR);
+            }
+            *ctx.session.handle.name.lock() = (!args[2].is_empty()).then(|| args[2].to_vec());
+            ctx.reply.ok();
+        }
+        ("info", 2) => {
+            let line = info_line(&ctx.session.handle, ctx.session.db) + "\n";
+            ctx.reply.verbatim("txt", line.as_bytes());
+        }
+        ("list", _) => client_list(ctx, args),
+        ("kill", _) => client_kill(ctx, args),
+        ("reply", 3) => {
+            let mode = String::from_utf8_lossy(args[2]).to_ascii_lowercase();
+            match mode.as_str() {
+                "on" => {
+                    ctx.session.reply_mode = super::ReplyMode::On;
+                    ctx.reply.ok();
+                }
+                "off" => ctx.session.reply_mode = super::ReplyMode::Off,
+                "skip" => {
+                    if ctx.session.reply_mode != super::ReplyMode::Off {
+                        ctx.session.reply_mode = super::ReplyMode::Skip;
+                    }
+                }
+                _ => ctx.error(err::SYNTAX),
+            }
+        }
+        ("no-evict", 3) => {
+            let on = if args[2].eq_ignore_ascii_case(b"on") {
+                true
+            } else if args[2].eq_ignore_ascii_case(b"off") {
+                false
+            } else {
+                return ctx.error(err::SYNTAX);
+            };
+            ctx.session.handle.no_evict.store(on, Ordering::Relaxed);
+            ctx.reply.ok();
+        }
+        ("help", 2) => {
+            let lines: &[&[u8]] = &[
+                b"CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                b"ID",
+                b"    Return the ID of the current connection.",
+                b"GETNAME",
+                b"    Return the name of the current connection.",
+                b"SETNAME <name>",
+                b"    Assign the name <name> to the current connection.",
+                b"INFO",
+                b"    Return information about the current client connection.",
+                b"LIST [TYPE <normal|pubsub>] [ID <id> [<id> ...]]",
+                b"    Return information about client connections.",
+                b"KILL <ip:port> | <option> <value> [<option> <value> ...]",
+                b"    Kill connections (options: ID, ADDR, LADDR, TYPE, USER, SKIPME).",
+                b"REPLY (ON|OFF|SKIP)",
+                b"    Control the replies sent to the current connection.",
+                b"NO-EVICT (ON|OFF)",
+                b"    Protect the current client connection from eviction.",
+                b"HELP",
+                b"    Print this help.",
+            ];
+            ctx.reply.array(lines.len());
+            for line in lines {
+                ctx.reply.simple(line);
+            }
+        }
+        _ => ctx.error(&format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(args[1])
+        )),
+    }
+}
+
+fn client_list(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut kind: Option<String> = None;
+    let mut at = 2;
+    while at < args.len() {
+        if args[at].eq_ignore_ascii_case(b"TYPE") && at + 1 < args.len() {
+            let t = String::from_utf8_lossy(args[at + 1]).to_ascii_lowercase();
+            if !matches!(
+                t.as_str(),
+                "normal" | "pubsub" | "master" | "replica" | "slave"
+            ) {
+                return ctx.error(&format!("ERR Unknown client type '{t}'"));
+            }
+            kind = Some(t);
+            at += 2;
+        } else if args[at].eq_ignore_ascii_case(b"ID") && at + 1 < args.len() {
+            let mut list = Vec::new();
+            for id in &args[at + 1..] {
+                match int_arg(id) {
+                    Some(id) if id > 0 => list.push(id as u64),
+                    _ => return ctx.error("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(list);
+            at = args.len();
+        } else {
+            return ctx.error(err::SYNTAX);
+        }
+    }
+    let mut text = String::new();
+    for client in ctx.shared.clients.all() {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&client.id)) {
+            continue;
+        }
+        let pubsub = client.subscriptions.load(Ordering::Relaxed)
+            + client.patterns.load(Ordering::Relaxed)
+            > 0;
+        match kind.as_deref() {
+            Some("normal") if pubsub => continue,
+            Some("pubsub") if !pubsub => continue,
+            Some("master" | "replica" | "slave") => continue,
+            _ => {}
+        }
+        let db = if client.id == ctx.session.handle.id {
+            ctx.session.db
+        } else {
+            client.db.load(Ordering::Relaxed)
+        };
+        text.push_str(&info_line(&client, db));
+        text.push('\n');
+    }
+    ctx.reply.verbatim("txt", text.as_bytes());
+}
+
+fn client_kill(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    let me = ctx.session.handle.id;
+    // Old form: CLIENT KILL ip:port — one client, error if none.
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(args[2]).into_owned();
+        return match ctx
+            .shared
+            .clients
+            .all()
+            .into_iter()
+            .find(|c| c.addr.to_string() == addr)
+        {
+            Some(client) => {
+                if client.id == me {
+                    ctx.session.close = true;
+                } else {
+                    client.kill();
+                }
+                ctx.reply.ok();
+            }
+            None => ctx.error("ERR No such client"),
+        };
+    }
+    if args.len() % 2 != 0 {
+        return ctx.error(err::SYNTAX);
+    }
+    let (mut id, mut addr, mut laddr, mut kind, mut skipme) = (None, None, None, None, true);
+    for pair in args[2..].chunks(2) {
+        let value = String::from_utf8_lossy(pair[1]).into_owned();
+        match String::from_utf8_lossy(pair[0])
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "id" => match int_arg(pair[1]) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return ctx.error("ERR client-id should be greater than 0"),
+            },
+            "addr" => addr = Some(value),
+            "laddr" => laddr = Some(value),
+            "type" => {
+                let t = value.to_ascii_lowercase();
+                if !matches!(
+                    t.as_str(),
+                    "normal" | "pubsub" | "master" | "replica" | "slave"
+                ) {
+                    return ctx.error(&format!("ERR Unknown client type '{value}'"));
+                }
+                kind = Some(t);
+            }
+            "user" => {
+                if value != "default" {
+                    return ctx.error(&format!("ERR No such user '{value}'"));
+                }
+            }
+            "skipme" => match value.to_ascii_lowercase().as_str() {
+                "yes" => skipme = true,
+                "no" => skipme = false,
+                _ => return ctx.error(err::SYNTAX),
+            },
+            _ => return ctx.error(err::SYNTAX),
+        }
+    }
+    let mut killed = 0;
+    for client in ctx.shared.clients.all() {
+        let pubsub = client.subscriptions.load(Ordering::Relaxed)
+            + client.patterns.load(Ordering::Relaxed)
+            > 0;
+        let selected = id.is_none_or(|id| id == client.id)
+            && addr.as_ref().is_none_or(|a| *a == client.addr.to_string())
+            && laddr
+                .as_ref()
+                .is_none_or(|a| *a == client.laddr.to_string())
+            && kind.as_deref().is_none_or(|t| match t {
+                "normal" => !pubsub,
+                "pubsub" => pubsub,
+                _ => false,
+            });
+        if !selected || (skipme && client.id == me) {
+            continue;
+        }
+        if client.id == me {
+            ctx.session.close = true;
+        } else {
+            client.kill();
+        }
+        killed += 1;
+    }
+    ctx.reply.integer(killed);
+}

@@ -1,0 +1,6 @@
+//! (to be written)
+
+use super::Spec;
+
+/// The commands of this module.
+pub static SPECS: &[Spec] = &[];

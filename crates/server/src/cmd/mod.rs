@@ -1,0 +1,329 @@
+//! Commands: one table of [`Spec`]s (name, arity, flags, key positions, handler) built from the
+//! per-family modules, and [`execute`], which checks a request against it and runs it.
+//!
+//! Every module has the same shape: a `SPECS` slice and one handler per command, each parsing
+//! its arguments, applying them to the keyspace and writing its reply, with Redis 7.0's error
+//! texts.
+
+pub mod connection;
+pub mod expire;
+pub mod keys;
+pub mod larder;
+pub mod pubsub;
+pub mod server;
+pub mod strings;
+
+use crate::client::ClientHandle;
+use crate::keyspace::Keyspace;
+use crate::shared::{ServerStats, Shared};
+use larder_engine::InsertError;
+use larder_protocol::{Reply, Version};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, LazyLock};
+
+/// A command handler: `args[0]` is the command name as sent.
+pub type Handler = fn(&mut Ctx<'_>, &[&[u8]]);
+
+/// Command flags (Redis's names in `COMMAND INFO`).
+pub mod flag {
+    /// Changes data.
+    pub const WRITE: u32 = 1;
+    /// Only reads data.
+    pub const READONLY: u32 = 1 << 1;
+    /// Refused with `-OOM` when over `maxmemory` and nothing can be evicted.
+    pub const DENYOOM: u32 = 1 << 2;
+    /// O(1) or O(log n).
+    pub const FAST: u32 = 1 << 3;
+    /// Pub/sub related.
+    pub const PUBSUB: u32 = 1 << 4;
+    /// Allowed before `AUTH`.
+    pub const NO_AUTH: u32 = 1 << 5;
+    /// Allowed while subscribed in RESP2.
+    pub const SUBSCRIBED: u32 = 1 << 6;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 7;
+    /// Must see the keyspace alone (takes the server's exclusive lock).
+    pub const EXCLUSIVE: u32 = 1 << 8;
+    /// Not allowed in scripts (reported only).
+    pub const NOSCRIPT: u32 = 1 << 9;
+    /// Loading / stale: allowed while loading (reported only).
+    pub const LOADING: u32 = 1 << 10;
+    /// Allowed on a stale replica (reported only).
+    pub const STALE: u32 = 1 << 11;
+
+    /// Flag names in `COMMAND` order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+    ];
+}
+
+/// One command.
+#[derive(Debug)]
+pub struct Spec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: exact argument count including the name, or `-n` for at least `n`.
+    pub arity: i32,
+    /// [`flag`]s.
+    pub flags: u32,
+    /// First key argument (0: none), last (-1: the last argument), step.
+    pub keys: (i32, i32, i32),
+    /// Documentation group (`string`, `generic`, ...).
+    pub group: &'static str,
+    /// One-line summary (`COMMAND DOCS`).
+    pub summary: &'static str,
+    /// Redis version that introduced it.
+    pub since: &'static str,
+    /// The handler.
+    pub handler: Handler,
+}
+
+/// Every command, by lower-case name.
+pub static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new(|| {
+    [
+        connection::SPECS,
+        strings::SPECS,
+        keys::SPECS,
+        expire::SPECS,
+        pubsub::SPECS,
+        server::SPECS,
+        larder::SPECS,
+    ]
+    .iter()
+    .flat_map(|specs| specs.iter())
+    .map(|spec| (spec.name, spec))
+    .collect()
+});
+
+/// Looks a command up by name, case-insensitively.
+pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    TABLE.get(std::str::from_utf8(lower).ok()?).copied()
+}
+
+/// How replies are sent (`CLIENT REPLY`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Normally.
+    On,
+    /// Never.
+    Off,
+    /// Not for the next command.
+    Skip,
+    /// Skip is armed for the command after this one.
+    SkipNext,
+}
+
+/// A connection's own state.
+#[derive(Debug)]
+pub struct Session {
+    /// The handle other connections see.
+    pub handle: Arc<ClientHandle>,
+    /// Selected database.
+    pub db: usize,
+    /// Protocol version.
+    pub version: Version,
+    /// Whether `AUTH` succeeded (or no password is set).
+    pub authenticated: bool,
+    /// `CLIENT REPLY`.
+    pub reply_mode: ReplyMode,
+    /// Subscribed channels.
+    pub channels: HashSet<Vec<u8>>,
+    /// Subscribed patterns.
+    pub patterns: HashSet<Vec<u8>>,
+    /// Close the connection once the pending replies are written.
+    pub close: bool,
+}
+
+impl Session {
+    /// A session for a new connection.
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Session {
+        Session {
+            handle,
+            db: 0,
+            version: Version::Resp2,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            close: false,
+        }
+    }
+
+    /// Channel plus pattern subscriptions.
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+}
+
+/// What a handler works with.
+pub struct Ctx<'a> {
+    /// Server-wide state.
+    pub shared: &'a Shared,
+    /// This connection.
+    pub session: &'a mut Session,
+    /// Where the reply goes.
+    pub reply: Reply<'a>,
+}
+
+/// Redis's error texts.
+pub mod err {
+    /// Wrong type.
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    /// Generic syntax error.
+    pub const SYNTAX: &str = "ERR syntax error";
+    /// Not an integer.
+    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    /// Not a float.
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    /// Integer overflow.
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    /// Over memory.
+    pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+    /// No such key.
+    pub const NO_SUCH_KEY: &str = "ERR no such key";
+    /// Database index out of range.
+    pub const DB_INDEX: &str = "ERR DB index is out of range";
+}
+
+impl Ctx<'_> {
+    /// The selected database.
+    pub fn db(&self) -> usize {
+        self.session.db
+    }
+
+    /// The keyspace.
+    pub fn keyspace(&self) -> &Keyspace {
+        &self.shared.keyspace
+    }
+
+    /// Replies an error (counted in `INFO stats`).
+    pub fn error(&mut self, text: &str) {
+        ServerStats::add(&self.shared.stats.error_replies, 1);
+        self.reply.error(text);
+    }
+
+    /// Replies the error for a refused write.
+    pub fn insert_error(&mut self, _error: InsertError) {
+        ServerStats::add(&self.shared.stats.oom_rejections, 1);
+        self.error(err::OOM);
+    }
+
+    /// `ERR wrong number of arguments for '<name>' command`.
+    pub fn arity_error(&mut self, name: &str) {
+        self.error(&format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ));
+    }
+}
+
+/// Parses an integer argument like Redis's `getLongLongFromObject`.
+pub fn int_arg(arg: &[u8]) -> Option<i64> {
+    crate::value::parse_i64(arg)
+}
+
+fn unknown_command(args: &[&[u8]]) -> String {
+    let name = String::from_utf8_lossy(&args[0][..args[0].len().min(128)]);
+    let mut text = format!("ERR unknown command '{name}', with args beginning with: ");
+    for arg in &args[1..] {
+        if text.len() >= 128 {
+            break;
+        }
+        let room = 128usize.saturating_sub(text.len());
+        let arg = String::from_utf8_lossy(&arg[..arg.len().min(room)]);
+        text.push_str(&format!("'{arg}' "));
+    }
+    text
+}
+
+/// Whether the server is over `maxmemory` in a way only refusing writes can fix.
+fn over_memory(shared: &Shared) -> bool {
+    let (maxmemory, policy) = {
+        let config = shared.config.read();
+        (config.maxmemory, config.policy())
+    };
+    if maxmemory == 0 || matches!(policy, crate::keyspace::MaxmemoryPolicy::AllKeys(_)) {
+        return false;
+    }
+    shared.keyspace.store().weighted_size() > maxmemory
+}
+
+/// Runs one request: checks it against the table (existence, arity, authentication,
+/// subscriber context, memory) and calls its handler, writing the reply to `out`.
+pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[&[u8]]) {
+    let start = out.len();
+    let version = session.version;
+    let spec = lookup(args[0]);
+    let mut ctx = Ctx {
+        shared,
+        session,
+        reply: Reply { out, version },
+    };
+    ServerStats::add(&shared.stats.commands_processed, 1);
+    let Some(spec) = spec else {
+        ctx.error(&unknown_command(args));
+        return finish(ctx, start);
+    };
+    *ctx.session.handle.last_command.lock() = spec.name;
+    let arity_ok = if spec.arity >= 0 {
+        args.len() == spec.arity as usize
+    } else {
+        args.len() >= spec.arity.unsigned_abs() as usize
+    };
+    if !ctx.session.authenticated && spec.flags & flag::NO_AUTH == 0 {
+        ctx.error("NOAUTH Authentication required.");
+    } else if !arity_ok {
+        ctx.arity_error(spec.name);
+    } else if ctx.session.version == Version::Resp2
+        && ctx.session.subscriptions() > 0
+        && spec.flags & flag::SUBSCRIBED == 0
+    {
+        ctx.error(&format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
+        ));
+    } else if spec.flags & flag::DENYOOM != 0 && over_memory(shared) {
+        ServerStats::add(&shared.stats.oom_rejections, 1);
+        ctx.error(err::OOM);
+    } else if spec.flags & flag::EXCLUSIVE != 0 {
+        let _alone = shared.exclusive.write();
+        (spec.handler)(&mut ctx, args);
+    } else {
+        let _shared = shared.exclusive.read();
+        (spec.handler)(&mut ctx, args);
+    }
+    ctx.session
+        .handle
+        .db
+        .store(ctx.session.db, Ordering::Relaxed);
+    finish(ctx, start)
+}
+
+/// Applies `CLIENT REPLY` to the reply just written.
+fn finish(ctx: Ctx<'_>, start: usize) {
+    match ctx.session.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => ctx.reply.out.truncate(start),
+        ReplyMode::Skip => ctx.session.reply_mode = ReplyMode::SkipNext,
+        ReplyMode::SkipNext => {
+            ctx.reply.out.truncate(start);
+            ctx.session.reply_mode = ReplyMode::On;
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! # larder-server
+//!
+//! Larder's cache server: the Redis protocol (RESP2 and RESP3) over
+//! [larder-engine](larder_engine), so that Redis clients, `redis-cli` and `redis-benchmark`
+//! work unchanged while the data is kept, expired and evicted by the engine.
+//!
+//! ## Parts
+//!
+//! * [`server`] — the listener: `maxclients`, protected mode, active expiry, graceful shutdown.
+//! * [`connection`] — one client: read, parse every complete request (pipelining), execute,
+//!   write the replies in one batch.
+//! * [`cmd`] — the command table and one module per command family.
+//! * [`keyspace`] — the 16 databases over one engine store, `maxmemory` and its policies.
+//! * [`value`] — what a key holds.
+//! * [`pubsub`], [`client`] — channels and patterns; client handles and their bounded outboxes.
+//! * [`config`] — the TOML file, flags and `CONFIG GET`/`SET`.
+//!
+//! ## Concurrency model
+//!
+//! A multi-threaded tokio runtime (one worker per core by default) runs one task per
+//! connection. Commands execute on the connection's task and go straight to the engine, whose
+//! shards have their own reader-writer locks: a `GET` takes one shard's shared lock, a `SET`
+//! one shard's exclusive lock. Single-key read-modify-write commands (`INCR`, `APPEND`, `SET
+//! NX GET`, ...) are atomic through the engine's `compute`, under one shard lock. Commands
+//! that must see several keys at once (`RENAME`, `MSETNX`, `FLUSHALL`, ...) take the server's
+//! exclusive lock, which every other command takes shared, so they run alone — the atomicity
+//! Redis gets from its single thread. No lock is held across an `.await`.
+//!
+//! ## Bounds
+//!
+//! Requests are bounded by `proto-max-bulk-len` (512 MB) and the query-buffer limit (1 GB);
+//! an inline request by 64 KB. Clients are bounded by `maxclients`. Messages pushed to a
+//! subscriber are bounded by the pub/sub output-buffer limit (32 MB hard, 8 MB for 60 s soft);
+//! a subscriber over it is disconnected and the publisher never waits. Data is bounded by
+//! `maxmemory` through the engine's byte budget.
+
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod connection;
+pub mod glob;
+pub mod keyspace;
+pub mod pubsub;
+pub mod server;
+pub mod shared;
+pub mod value;
+
+pub use config::Config;
+pub use server::{Server, run_blocking};
+
+/// The Redis version Larder reports (`INFO`, `HELLO`): the one whose semantics it implements.
+pub const REDIS_VERSION: &str = "7.0.15";

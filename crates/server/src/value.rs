@@ -1,0 +1,195 @@
+//! What a key holds. Strings today; the collection types arrive with the data-structures issue.
+//!
+//! A string that is the canonical decimal form of a 64-bit integer is kept as that integer
+//! (Redis's `int` encoding): 8 bytes instead of a heap buffer, and `INCR` works on it directly.
+
+use std::fmt;
+
+/// Strings up to this length report the `embstr` encoding, as Redis does.
+const EMBSTR_MAX: usize = 44;
+
+/// A value in the keyspace.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Value {
+    /// A string that is the canonical decimal form of this integer.
+    Int(i64),
+    /// Any other string (binary-safe).
+    Str(Box<[u8]>),
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(n) => write!(f, "Int({n})"),
+            Value::Str(s) => write!(f, "Str({:?})", String::from_utf8_lossy(s)),
+        }
+    }
+}
+
+/// The Redis type of a value, as `TYPE` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `string`
+    String,
+}
+
+impl Kind {
+    /// The name `TYPE` answers.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+        }
+    }
+}
+
+/// Room to format an integer string value without allocating.
+pub type IntBuf = [u8; 20];
+
+impl Value {
+    /// A string value, kept as an integer when `bytes` is an integer's canonical form.
+    pub fn string(bytes: &[u8]) -> Value {
+        match parse_canonical_i64(bytes) {
+            Some(n) => Value::Int(n),
+            None => Value::Str(bytes.into()),
+        }
+    }
+
+    /// The value's Redis type.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Int(_) | Value::Str(_) => Kind::String,
+        }
+    }
+
+    /// `OBJECT ENCODING`'s answer.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+
+    /// The bytes of a string value (an integer is formatted into `buf`); `None` for other types.
+    pub fn as_bytes<'a>(&'a self, buf: &'a mut IntBuf) -> Option<&'a [u8]> {
+        match self {
+            Value::Int(n) => Some(format_i64(*n, buf)),
+            Value::Str(s) => Some(s),
+        }
+    }
+
+    /// The length of a string value's bytes; `None` for other types.
+    pub fn string_len(&self) -> Option<usize> {
+        match self {
+            Value::Int(n) => Some(format_i64(*n, &mut [0; 20]).len()),
+            Value::Str(s) => Some(s.len()),
+        }
+    }
+
+    /// The heap bytes this value owns (what the memory weigher charges beyond fixed overhead).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Str(s) => s.len(),
+        }
+    }
+}
+
+/// Formats `n` in decimal into `buf`, returning the digits.
+pub fn format_i64(n: i64, buf: &mut IntBuf) -> &[u8] {
+    let mut at = buf.len();
+    let negative = n < 0;
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if negative {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
+}
+
+/// Parses `bytes` as an integer the way Redis's `string2ll` does: optional `-`, digits, no
+/// leading zeros (except "0"), no spaces, no `+`, within `i64`.
+pub fn parse_i64(bytes: &[u8]) -> Option<i64> {
+    let (negative, digits) = match bytes {
+        [] => return None,
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, bytes),
+    };
+    match digits {
+        [] => return None,
+        [b'0'] if !negative => return Some(0),
+        [b'0', ..] => return None,
+        _ => {}
+    }
+    if digits.len() > 19 {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    if negative {
+        if value > i64::MAX as u64 + 1 {
+            None
+        } else {
+            Some((value as i64).wrapping_neg())
+        }
+    } else {
+        i64::try_from(value).ok()
+    }
+}
+
+/// [`parse_i64`] restricted to forms that format back identically (so storing the integer
+/// loses nothing).
+fn parse_canonical_i64(bytes: &[u8]) -> Option<i64> {
+    if bytes.len() > 20 {
+        return None;
+    }
+    let n = parse_i64(bytes)?;
+    (format_i64(n, &mut [0; 20]) == bytes).then_some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_parse_like_redis() {
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"01",
+            b"-0",
+            b"9223372036854775808",
+            b"1e3",
+        ] {
+            assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn only_canonical_integers_become_int_values() {
+        assert_eq!(Value::string(b"123"), Value::Int(123));
+        assert_eq!(Value::string(b"0123").encoding(), "embstr");
+        assert_eq!(Value::string(&[b'x'; 45]).encoding(), "raw");
+        let mut buf = [0; 20];
+        assert_eq!(Value::Int(-42).as_bytes(&mut buf), Some(&b"-42"[..]));
+    }
+}
