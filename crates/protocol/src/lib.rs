@@ -20,7 +20,8 @@
 //! ## Guarantees
 //!
 //! * **No panic on any input.** Every parser returns `Ok(None)` for incomplete input and an
-//!   error for invalid input; property tests feed them arbitrary bytes.
+//!   error for invalid input; property tests and two cargo-fuzz targets (`fuzz/`) feed them
+//!   arbitrary bytes.
 //! * **No allocation per byte.** Parsing is in two phases: a check pass validates the whole
 //!   request or frame and finds its length without building anything, so incomplete input
 //!   allocates nothing whatever it declares (`*2147483647\r\n` allocates nothing); only then are
