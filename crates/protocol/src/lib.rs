@@ -45,7 +45,8 @@
 //!   ([`Limits::unauthenticated`]).
 //!
 //! Frames: aggregates nest at most [`MAX_DEPTH`] (128) deep, and no aggregate reserves room for
-//! more than 1024 elements before they are present.
+//! more than 1024 elements before they are present. Lengths are not bounded (a reply may be as
+//! large as the server makes it): a client bounds how much it is willing to buffer.
 //!
 //! ## Where Larder differs from Redis
 //!
