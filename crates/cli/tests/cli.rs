@@ -35,14 +35,38 @@ fn version_is_the_crate_version() {
 }
 
 #[test]
-fn serve_says_it_is_not_implemented_and_exits_2() {
-    let out = larder(&["serve"]);
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    assert!(out.stdout.is_empty(), "{out:?}");
-    assert_eq!(
-        text(&out.stderr).trim_end(),
-        "larder serve: not implemented yet \u{2014} the Redis-compatible server arrives with issue #4"
+fn serve_answers_ping_and_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut server = Command::new(env!("CARGO_BIN_EXE_larder"))
+        .args(["serve", "--port", "0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the larder binary runs");
+    let mut stderr = BufReader::new(server.stderr.take().expect("piped"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("a ready line");
+    let addr = line
+        .trim_end()
+        .rsplit(' ')
+        .next()
+        .expect("the address ends the line")
+        .to_owned();
+    assert!(
+        line.contains("ready to accept connections on 127.0.0.1:"),
+        "{line}"
     );
+    let mut client = std::net::TcpStream::connect(&addr).expect("connects");
+    client.write_all(b"PING\r\n").expect("writes");
+    let mut reply = [0u8; 7];
+    client.read_exact(&mut reply).expect("reads");
+    assert_eq!(&reply, b"+PONG\r\n");
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    let status = server.wait().expect("the server exits");
+    assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
 }
 
 #[test]

@@ -106,7 +106,7 @@ fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mu
     let mut consumed = 0;
     let mut failed = false;
     while consumed < input.len() && !session.close {
-        match parse_command(&input[consumed..], &limits) {
+        match parse_command(&mut input[consumed..], &limits) {
             Ok(Some((command, n))) => {
                 consumed += n;
                 if !command.is_empty() {
