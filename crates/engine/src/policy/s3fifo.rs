@@ -1,5 +1,5 @@
 //! S3-FIFO: "FIFO queues are all you need for cache eviction" (Yang et al., SOSP 2023), and
-//! Larder's adaptive variant.
+//! Larder's adaptive variant, the default policy.
 //!
 //! Three queues: a small FIFO (10 % of the capacity) that new keys enter, a main FIFO (90 %) run
 //! as a 2-bit CLOCK, and a ghost FIFO of recently evicted keys' fingerprints. A key found in the
