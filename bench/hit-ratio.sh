@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 traces="${LARDER_TRACES:-../shared/traces}"
 [[ -d "$traces" ]] || { echo "skipped: $traces not found (set LARDER_TRACES)" >&2; exit 0; }
 cargo build --release -q -p larder-cli
-sim() { target/release/larder sim --threads "${THREADS:-1}" --quiet "$@"; }
+sim() { "${CARGO_TARGET_DIR:-target}/release/larder" sim --threads "${THREADS:-1}" --quiet "$@"; }
 mkdir -p docs/plots
 table() { # trace sizes [extra args]
     local trace=$1 sizes=$2; shift 2

@@ -55,7 +55,8 @@ pub struct SimArgs {
     pub trace_format: Option<TraceFormat>,
 
     /// Policies to replay, comma-separated: lru, fifo, lfu, random, arc, sieve, wtinylfu,
-    /// wtinylfu-ghost, s3fifo, opt (Belady's optimum; also `belady`), or `all` for every one.
+    /// wtinylfu-ghost, s3fifo, s3fifo-adaptive (the engine's default), opt (Belady's optimum;
+    /// also `belady`), or `all` for every one.
     #[arg(
         long,
         value_name = "LIST",

@@ -205,7 +205,7 @@ where
         self
     }
 
-    /// The eviction policy (default [`PolicyKind::S3Fifo`]).
+    /// The eviction policy (default [`PolicyKind::S3FifoAdaptive`]).
     pub fn policy(mut self, policy: PolicyKind) -> Self {
         self.policy = policy;
         self

@@ -973,7 +973,8 @@ fn hot_set_hit_ratio_through_scans(setup: Setup) -> f64 {
 
 #[test]
 fn s3fifo_keeps_a_hot_set_through_a_scan_larger_than_the_cache() {
-    for setup in exact_setups(PolicyKind::S3Fifo) {
+    let setups = [PolicyKind::S3Fifo, PolicyKind::S3FifoAdaptive].map(exact_setups);
+    for setup in setups.into_iter().flatten() {
         let s3 = hot_set_hit_ratio_through_scans(setup);
         assert!(s3 >= 0.95, "{setup:?}: hot-set hit ratio {s3}");
         let lru = Setup {

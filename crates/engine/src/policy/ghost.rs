@@ -8,10 +8,16 @@
 //! (a general-purpose hash table doubles under this pattern). Memory: about 10 bytes per
 //! remembered key, fixed. A fingerprint collision only makes a key look recently evicted when it
 //! was not: a slightly different placement, never a wrong value.
+//!
+//! A *stamped* ghost ([`Ghost::stamped`]) gives the low 8 bits of each word to a caller's stamp
+//! (the adaptive S3-FIFO stores a coarse eviction time there, to tell how long ago a returning key
+//! left) and keeps 24 fingerprint bits, at no extra memory.
 
 use std::collections::VecDeque;
 
 const EMPTY: u32 = 0;
+/// The bits of a stamped word that carry the stamp.
+const STAMP_BITS: u32 = 0xFF;
 
 #[inline]
 fn fingerprint(hash: u64) -> u32 {
@@ -25,13 +31,39 @@ pub(crate) struct Ghost {
     order: VecDeque<u32>,
     slots: Box<[u32]>,
     members: usize,
+    /// Words carry an 8-bit stamp below 24 fingerprint bits.
+    stamped: bool,
 }
 
 impl Ghost {
+    /// A ghost whose entries carry an 8-bit stamp (see the [module documentation](self)).
+    pub(crate) fn stamped() -> Self {
+        Self {
+            stamped: true,
+            ..Self::default()
+        }
+    }
+
+    /// The bits of a word that identify the key.
     #[inline]
-    fn home(&self, fp: u32) -> usize {
+    fn key_bits(&self) -> u32 {
+        if self.stamped { !STAMP_BITS } else { !0 }
+    }
+
+    /// The word stored for `hash` with `stamp` (ignored unless stamped); never [`EMPTY`].
+    #[inline]
+    fn word(&self, hash: u64, stamp: u8) -> u32 {
+        if self.stamped {
+            (((hash as u32) | (STAMP_BITS + 1)) & !STAMP_BITS) | u32::from(stamp)
+        } else {
+            fingerprint(hash)
+        }
+    }
+
+    #[inline]
+    fn home(&self, word: u32) -> usize {
         // Multiply-shift over the fingerprint's mixed bits: any table length works.
-        let mixed = u64::from(fp).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        let mixed = u64::from(word & self.key_bits()).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
         ((mixed * self.slots.len() as u64) >> 32) as usize
     }
 
@@ -54,25 +86,27 @@ impl Ghost {
         }
     }
 
-    fn add(&mut self, fp: u32) {
-        let mut at = self.home(fp);
+    fn add(&mut self, word: u32) {
+        let mut at = self.home(word);
         while self.slots[at] != EMPTY {
             at = self.next(at);
         }
-        self.slots[at] = fp;
+        self.slots[at] = word;
         self.members += 1;
     }
 
-    /// Removes one occurrence of `fp`; `true` if there was one.
-    fn delete(&mut self, fp: u32) -> bool {
-        let mut at = self.home(fp);
+    /// Removes one word with the key bits of `word`, and returns it.
+    fn delete(&mut self, word: u32) -> Option<u32> {
+        let key_bits = self.key_bits();
+        let mut at = self.home(word);
         loop {
             match self.slots[at] {
-                EMPTY => return false,
-                f if f == fp => break,
+                EMPTY => return None,
+                w if w & key_bits == word & key_bits => break,
                 _ => at = self.next(at),
             }
         }
+        let found = self.slots[at];
         // Backward shift: pull later entries of the probe run into the hole when their home
         // position allows it, so lookups never need tombstones.
         let mut hole = at;
@@ -92,11 +126,17 @@ impl Ghost {
         }
         self.slots[hole] = EMPTY;
         self.members -= 1;
-        true
+        Some(found)
     }
 
     /// Remembers `hash`, forgetting the oldest fingerprints beyond `capacity`.
     pub(crate) fn insert(&mut self, hash: u64, capacity: usize) {
+        self.insert_stamped(hash, 0, capacity);
+    }
+
+    /// Remembers `hash` with `stamp` (kept only by a stamped ghost), forgetting the oldest
+    /// fingerprints beyond `capacity`.
+    pub(crate) fn insert_stamped(&mut self, hash: u64, stamp: u8, capacity: usize) {
         if capacity == 0 {
             return;
         }
@@ -112,14 +152,27 @@ impl Ghost {
                 None => break,
             }
         }
-        let fp = fingerprint(hash);
-        self.order.push_back(fp);
-        self.add(fp);
+        let word = self.word(hash, stamp);
+        self.order.push_back(word);
+        self.add(word);
     }
 
     /// If `hash` is remembered, forgets it and returns `true`.
     pub(crate) fn take(&mut self, hash: u64) -> bool {
-        !self.slots.is_empty() && self.delete(fingerprint(hash))
+        self.take_stamped(hash).is_some()
+    }
+
+    /// If `hash` is remembered, forgets it and returns its stamp (0 in an unstamped ghost).
+    pub(crate) fn take_stamped(&mut self, hash: u64) -> Option<u8> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let found = self.delete(self.word(hash, 0))?;
+        Some(if self.stamped {
+            (found & STAMP_BITS) as u8
+        } else {
+            0
+        })
     }
 
     pub(crate) fn clear(&mut self) {
@@ -148,6 +201,30 @@ mod tests {
         assert!(ghost.take(h(3)));
         assert!(!ghost.take(h(3)), "taking forgets");
         assert!(ghost.take(h(4)));
+    }
+
+    #[test]
+    fn stamped_entries_return_their_stamp() {
+        let mut ghost = Ghost::stamped();
+        let h = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        for i in 1..=300u64 {
+            ghost.insert_stamped(h(i), i as u8, 200);
+        }
+        assert_eq!(ghost.take_stamped(h(50)), None, "forgotten at capacity 200");
+        assert_eq!(ghost.take_stamped(h(101)), Some(101));
+        assert_eq!(ghost.take_stamped(h(300)), Some(300u64 as u8));
+        assert_eq!(ghost.take_stamped(h(300)), None, "taking forgets");
+        assert!(ghost.take(h(299)));
+        // A stamp of 0 with fingerprint bits of 0 is still a member, not an empty slot.
+        ghost.insert_stamped(0, 0, 200);
+        assert_eq!(ghost.take_stamped(0), Some(0));
+        let mut plain = Ghost::default();
+        plain.insert_stamped(h(7), 9, 10);
+        assert_eq!(
+            plain.take_stamped(h(7)),
+            Some(0),
+            "an unstamped ghost keeps no stamp"
+        );
     }
 
     #[test]

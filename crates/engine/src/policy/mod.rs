@@ -126,15 +126,19 @@ pub enum PolicyKind {
     WTinyLfu,
     /// W-TinyLFU whose window follows ghosts of rejected candidates and displaced victims.
     WTinyLfuGhost,
-    /// S3-FIFO (SOSP 2023): small and main FIFO queues plus a ghost queue. The default: a hit
-    /// only sets an access counter, so reads never take an exclusive lock.
-    #[default]
+    /// S3-FIFO (SOSP 2023): small and main FIFO queues plus a ghost queue, the small queue at a
+    /// fixed 10 % of the capacity.
     S3Fifo,
+    /// S3-FIFO whose small queue's share adapts from recent returns to either queue's ghost
+    /// (see [`S3Fifo::adaptive`]). The default: it reaches every figure of the reference traces,
+    /// and a hit only sets an access counter, so reads never take an exclusive lock.
+    #[default]
+    S3FifoAdaptive,
 }
 
 impl PolicyKind {
     /// Every policy, in a stable order.
-    pub const ALL: [PolicyKind; 9] = [
+    pub const ALL: [PolicyKind; 10] = [
         PolicyKind::Lru,
         PolicyKind::Fifo,
         PolicyKind::Lfu,
@@ -144,6 +148,7 @@ impl PolicyKind {
         PolicyKind::WTinyLfu,
         PolicyKind::WTinyLfuGhost,
         PolicyKind::S3Fifo,
+        PolicyKind::S3FifoAdaptive,
     ];
 
     /// The configuration name.
@@ -158,6 +163,7 @@ impl PolicyKind {
             PolicyKind::WTinyLfu => "wtinylfu",
             PolicyKind::WTinyLfuGhost => "wtinylfu-ghost",
             PolicyKind::S3Fifo => "s3fifo",
+            PolicyKind::S3FifoAdaptive => "s3fifo-adaptive",
         }
     }
 
@@ -178,6 +184,7 @@ impl PolicyKind {
                 AnyPolicy::WTinyLfu(WTinyLfu::new(capacity, WindowAdaptation::Ghosts))
             }
             PolicyKind::S3Fifo => AnyPolicy::S3Fifo(S3Fifo::new(capacity)),
+            PolicyKind::S3FifoAdaptive => AnyPolicy::S3Fifo(S3Fifo::adaptive(capacity)),
         }
     }
 }
@@ -272,6 +279,7 @@ impl AnyPolicy {
                 PolicyKind::WTinyLfuGhost
             }
             AnyPolicy::WTinyLfu(_) => PolicyKind::WTinyLfu,
+            AnyPolicy::S3Fifo(p) if p.is_adaptive() => PolicyKind::S3FifoAdaptive,
             AnyPolicy::S3Fifo(_) => PolicyKind::S3Fifo,
         }
     }
@@ -337,6 +345,8 @@ mod tests {
             assert_eq!(kind.build(10, 1).kind(), kind);
         }
         assert_eq!("S3-FIFO".parse::<PolicyKind>(), Ok(PolicyKind::S3Fifo));
+        assert_eq!(PolicyKind::default(), PolicyKind::S3FifoAdaptive);
+        assert_eq!(PolicyKind::default().name(), "s3fifo-adaptive");
         let err = "clock".parse::<PolicyKind>().unwrap_err().to_string();
         assert!(err.contains("unknown eviction policy 'clock'"), "{err}");
     }
