@@ -111,6 +111,17 @@ impl MaxmemoryPolicy {
     }
 }
 
+/// What [`Keyspace::relocate`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relocated {
+    /// The source key is absent.
+    NoSource,
+    /// The target key exists and replacing it was not asked for; nothing changed.
+    TargetExists,
+    /// The value (and its deadline) is now under the target key.
+    Done,
+}
+
 /// The databases over one store.
 pub struct Keyspace {
     store: Store<Key, Value>,
@@ -278,6 +289,64 @@ impl Keyspace {
             None => (Compute::Keep, false),
         })
         .unwrap_or(false)
+    }
+
+    /// The engine's access counter of a live key (0 to 3: hits since it was stored or since
+    /// the eviction policy last aged it), without counting a lookup.
+    pub fn access_count(&self, db: usize, key: &[u8]) -> Option<u8> {
+        let k = self.key(db, key);
+        self.store.access_count(self.store.hash(&k[..]), &k[..])
+    }
+
+    /// Moves the live key `from` of `from_db` to `to` in `to_db`, deadline included (`RENAME`,
+    /// `MOVE`). An existing target is replaced only when `replace` is set, and then loses its
+    /// own deadline. A key relocated onto itself stays as it is.
+    ///
+    /// The target is stored before the source is removed, so a refused insert changes nothing;
+    /// the value is copied once for that (O(its length), where Redis moves a pointer). Two keys
+    /// are involved, so this is atomic only for a caller that holds the server's exclusive lock
+    /// (commands flagged `EXCLUSIVE`).
+    pub fn relocate(
+        &self,
+        from_db: usize,
+        from: &[u8],
+        to_db: usize,
+        to: &[u8],
+        replace: bool,
+    ) -> Result<Relocated, InsertError> {
+        if from_db % DATABASES == to_db % DATABASES && from == to {
+            return Ok(match (self.exists(from_db, from), replace) {
+                (false, _) => Relocated::NoSource,
+                (true, true) => Relocated::Done,
+                (true, false) => Relocated::TargetExists,
+            });
+        }
+        let outcome = self.copy(from_db, from, to_db, to, replace)?;
+        if outcome == Relocated::Done {
+            self.remove(from_db, from);
+        }
+        Ok(outcome)
+    }
+
+    /// Copies the live key `from` of `from_db` to `to` in `to_db`, deadline included (`COPY`).
+    /// An existing target is replaced only when `replace` is set. Atomic only under the
+    /// server's exclusive lock, as [`Keyspace::relocate`].
+    pub fn copy(
+        &self,
+        from_db: usize,
+        from: &[u8],
+        to_db: usize,
+        to: &[u8],
+        replace: bool,
+    ) -> Result<Relocated, InsertError> {
+        let Some((value, deadline)) = self.peek_with(from_db, from, |v, d| (v.clone(), d)) else {
+            return Ok(Relocated::NoSource);
+        };
+        if !replace && self.exists(to_db, to) {
+            return Ok(Relocated::TargetExists);
+        }
+        self.set(to_db, to, value, deadline)
+            .map(|()| Relocated::Done)
     }
 
     /// Live keys in `db`.
