@@ -442,7 +442,11 @@ fn set_generic(
     command: &str,
     style: SetReply,
 ) {
-    let now = ctx.keyspace().now();
+    // Only a deadline needs the time (then compared with it).
+    let now = match options.expire {
+        Some(_) => ctx.keyspace().now(),
+        None => 0,
+    };
     let deadline = match options.expire {
         Some((unit, arg)) => match deadline_of(unit, arg, now, command) {
             Ok(ms) => Some(ms),
@@ -452,6 +456,22 @@ fn set_generic(
     };
     let value = Value::string(value);
     let db = ctx.db();
+    if !(options.nx || options.xx || options.get || options.keepttl) {
+        // A plain write reads nothing: the engine's insert, the fast path of `SET`.
+        let result = match deadline {
+            Some(ms) if ms <= now as i64 => {
+                ctx.keyspace().remove(db, key);
+                Ok(())
+            }
+            deadline => ctx
+                .keyspace()
+                .set(db, key, value, deadline.map_or(NEVER, |ms| ms as u64)),
+        };
+        return match result {
+            Ok(()) => ctx.reply.ok(),
+            Err(error) => ctx.insert_error(error),
+        };
+    }
     let result = ctx.keyspace().compute(db, key, |entry| {
         let (old, expires_at) = match &entry {
             Some(entry) => {
