@@ -3,6 +3,8 @@
 //! A string that is the canonical decimal form of a 64-bit integer is kept as that integer
 //! (Redis's `int` encoding): 8 bytes instead of a heap buffer, and `INCR` works on it directly.
 
+pub mod long_double;
+
 use std::fmt;
 
 /// Strings up to this length report the `embstr` encoding, as Redis does.
@@ -65,6 +67,9 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
+            // `SET` keeps an integer's canonical form as `Int`, so bytes that read as one come
+            // from an in-place edit (`APPEND`, `SETRANGE`, `SETBIT`), which Redis stores raw.
+            Value::Str(s) if parse_canonical_i64(s).is_some() => "raw",
             Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) => "raw",
         }
