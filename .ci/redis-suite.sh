@@ -138,6 +138,29 @@ else
 fi
 [[ -x $src/runtest ]] || die "$src is not a Redis source tree (no ./runtest)"
 
+# Tests skipped with runtest's own --skipfile: those that call commands of a data type Larder
+# does not have yet (lists, sets, hashes, sorted sets: the data-structures issue; streams), which
+# would otherwise abort their whole unit with an exception. Each is named, with its reason, in
+# docs/compatibility.md. The shared runner takes no extra runtest flags, so it runs a shadow tree
+# whose `runtest` adds --skipfile and otherwise is the fetched tree (symlinks, nothing copied).
+skip_file=$PWD/.ci/redis-suite-skipped
+if [[ -s $skip_file ]]; then
+    while IFS= read -r line; do
+        [[ -z $line || $line == \#* ]] && continue
+        grep -qF -- "$line" docs/compatibility.md ||
+            die "$skip_file skips '$line', which docs/compatibility.md does not name"
+    done <"$skip_file"
+    shadow=$(mktemp -d)
+    for entry in "$src"/* "$src"/.[!.]*; do
+        [[ -e $entry && $(basename "$entry") != runtest ]] && ln -s "$entry" "$shadow/"
+    done
+    grep -v '^#' "$skip_file" | grep -v '^$' >"$shadow/skipped-tests"
+    printf '#!/bin/sh\nexec "%s/runtest" "$@" --skipfile "%s/skipped-tests"\n' "$src" "$shadow" >"$shadow/runtest"
+    chmod +x "$shadow/runtest"
+    say "skipping $(wc -l <"$shadow/skipped-tests") test(s) listed in .ci/redis-suite-skipped"
+    src=$shadow
+fi
+
 # --- the server -------------------------------------------------------------------------------
 cargo build --release --quiet -p larder-cli
 bin=${CARGO_TARGET_DIR:-target}/release/larder
