@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// Databases, as Redis's default `databases 16`.
 pub const DATABASES: usize = 16;
@@ -155,6 +155,9 @@ pub struct Keyspace {
     hot: Mutex<HotKeys<Box<[u8]>>>,
     /// `maxmemory` and the policy in force.
     limit: Mutex<(u64, MaxmemoryPolicy)>,
+    /// `maxmemory` is set and the policy is not an `allkeys-*` one: writes must check the
+    /// limit themselves (read without a lock on every write).
+    writes_check: AtomicBool,
     /// The data budget: the engine weight (key + value + [`ENTRY_OVERHEAD`] per entry) the data
     /// may reach so that the process stays within `maxmemory` (see [`Keyspace::reconcile`]).
     data_budget: AtomicU64,
@@ -199,6 +202,7 @@ impl Keyspace {
             clock,
             hot: Mutex::new(HotKeys::new(16, HOT_KEY_WINDOW_MS)),
             limit: Mutex::new((maxmemory, policy)),
+            writes_check: AtomicBool::new(Self::writes_check(maxmemory, policy)),
             data_budget: AtomicU64::new(maxmemory),
         };
         keyspace.reconcile(crate::memory::allocator_stats().map(|a| a.allocated));
@@ -222,6 +226,8 @@ impl Keyspace {
         }
         *self.limit.lock() = (maxmemory, policy);
         self.data_budget.store(maxmemory, Ordering::Relaxed);
+        self.writes_check
+            .store(Self::writes_check(maxmemory, policy), Ordering::Relaxed);
         self.store.set_capacity(Self::budget(maxmemory, policy));
         self.reconcile(crate::memory::allocator_stats().map(|a| a.allocated));
     }
@@ -290,10 +296,12 @@ impl Keyspace {
     /// Whether the data is over its budget while the policy lets the engine evict nothing (a
     /// `volatile-*` policy or `noeviction`): the state in which a write must first make room.
     pub fn over_limit(&self) -> bool {
-        let (maxmemory, policy) = self.limit();
-        maxmemory > 0
-            && !matches!(policy, MaxmemoryPolicy::AllKeys(_))
+        self.writes_check.load(Ordering::Relaxed)
             && self.store.weighted_size() > self.data_budget.load(Ordering::Relaxed)
+    }
+
+    fn writes_check(maxmemory: u64, policy: MaxmemoryPolicy) -> bool {
+        maxmemory > 0 && !matches!(policy, MaxmemoryPolicy::AllKeys(_))
     }
 
     /// Makes room for a write: under a `volatile-*` policy evicts keys with a TTL (the best of
