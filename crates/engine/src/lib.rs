@@ -89,7 +89,10 @@ pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 /// seed, for reproducible simulations).
 pub use foldhash::fast::{FixedState, RandomState};
 pub use policy::{AnyPolicy, Policy, PolicyKind};
-pub use shard::{CLASSES, Compute, EntryMut, InsertError, NEVER, Shard, ShardConfig};
+pub use shard::{
+    CLASSES, Compute, EntryMut, InsertError, NEVER, Shard, ShardConfig, VolatileCandidate,
+    VolatileRank,
+};
 pub use stats::{Departure, MissReason, Snapshot};
 pub use store::{KeyBytes, LoadError, Store, StoreBuilder};
 pub use weigher::{Unit, Weigher};

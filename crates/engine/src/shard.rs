@@ -106,6 +106,30 @@ pub enum Compute<V> {
     Remove,
 }
 
+/// How [`Shard::volatile_candidate`] ranks entries carrying a TTL: the lowest score is evicted
+/// first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolatileRank {
+    /// The nearest deadline first (Redis's `volatile-ttl`).
+    NearestDeadline,
+    /// The fewest hits recorded in the entry's access counter (0 to
+    /// [`ACCESS_MAX`](crate::policy::ACCESS_MAX)) first, ties to the nearest deadline: the
+    /// approximation behind `volatile-lru` and `volatile-lfu`.
+    LeastAccessed,
+    /// Any of the sampled entries (`volatile-random`).
+    Random,
+}
+
+/// A victim chosen by [`Shard::volatile_candidate`], to be evicted with
+/// [`Shard::evict_candidate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VolatileCandidate {
+    /// Its rank: lower is a better victim (0: already expired).
+    pub score: u64,
+    slot: Slot,
+    hash: u64,
+}
+
 /// How to build a shard (the [`Store`](crate::Store) builder fills this in for each of its shards).
 #[derive(Clone)]
 pub struct ShardConfig<K, V> {
@@ -218,6 +242,8 @@ pub struct Shard<K, V, S = foldhash::fast::RandomState, P = AnyPolicy> {
     classify: Option<fn(&K) -> usize>,
     /// Resident entries per key class.
     class_len: [usize; CLASSES],
+    /// Resident entries carrying a TTL, per key class.
+    class_ttl_len: [usize; CLASSES],
 }
 
 impl<K, V, S, P> fmt::Debug for Shard<K, V, S, P> {
@@ -337,6 +363,7 @@ where
             exclusive_hits,
             classify: config.classify,
             class_len: [0; CLASSES],
+            class_ttl_len: [0; CLASSES],
         }
     }
 
@@ -811,6 +838,7 @@ where
         self.weighted += u64::from(weight);
         if expires_at != NEVER {
             self.ttl_entries += 1;
+            self.class_ttl_len[class] += 1;
             self.expiring.push(slot);
         }
         self.policy.on_insert(slot, hash, weight);
@@ -874,6 +902,7 @@ where
         self.weighted -= u64::from(weight);
         if expires_at != NEVER {
             self.ttl_entries -= 1;
+            self.class_ttl_len[class] -= 1;
         }
         self.departures.record(hash, cause);
         self.counters.departed(cause, weight);
@@ -930,12 +959,20 @@ where
 
     /// Keeps the TTL count and index right when a resident slot's deadline changes.
     fn deadline_changed(&mut self, slot: Slot, previous: Timestamp, now: Timestamp) {
+        let class = match &self.slots[slot as usize] {
+            SlotState::Occupied { key, .. } => self.class_of(key),
+            SlotState::Vacant { .. } => return,
+        };
         match (previous != NEVER, now != NEVER) {
             (false, true) => {
                 self.ttl_entries += 1;
+                self.class_ttl_len[class] += 1;
                 self.expiring.push(slot);
             }
-            (true, false) => self.ttl_entries -= 1,
+            (true, false) => {
+                self.ttl_entries -= 1;
+                self.class_ttl_len[class] -= 1;
+            }
             // Still indexed: the index holds slots and sampling reads the current deadline.
             (true, true) | (false, false) => {}
         }
@@ -953,11 +990,18 @@ where
         self.departures.clear();
         self.policy.clear();
         self.class_len = [0; CLASSES];
+        self.class_ttl_len = [0; CLASSES];
     }
 
     /// Resident entries of key class `class` (see [`ShardConfig::classify`]).
     pub fn class_len(&self, class: usize) -> usize {
         self.class_len.get(class).copied().unwrap_or(0)
+    }
+
+    /// Resident entries of key class `class` that carry a TTL (expired ones not reclaimed yet
+    /// included).
+    pub fn class_ttl_len(&self, class: usize) -> usize {
+        self.class_ttl_len.get(class).copied().unwrap_or(0)
     }
 
     /// Changes the budget, evicting at once if the shard no longer fits.
@@ -1016,6 +1060,112 @@ where
     /// Entries carrying a TTL.
     pub fn ttl_entries(&self) -> usize {
         self.ttl_entries
+    }
+
+    /// The best victim among about `samples` entries carrying a TTL, ranked by `rank`, or `None`
+    /// when the shard has none: the sampling step of the server's `volatile-*` policies, which
+    /// evict only keys with a TTL. Reads only (the caller holds the shard's shared lock); `draw`
+    /// seeds the sample. A shard whose TTL index is small is examined whole, so the choice is
+    /// exact there; otherwise `samples` random index positions are read (Redis samples 5), and
+    /// if all of them were stale the index is walked until a live one is found. An expired entry
+    /// is always the best candidate.
+    pub fn volatile_candidate(
+        &self,
+        samples: usize,
+        rank: VolatileRank,
+        draw: u64,
+    ) -> Option<VolatileCandidate> {
+        if self.ttl_entries == 0 || self.expiring.is_empty() {
+            return None;
+        }
+        let now = self.clock.now();
+        let mut rng = SplitMix64::new(draw);
+        let score_of = |slot: Slot, rng: &mut SplitMix64| -> Option<VolatileCandidate> {
+            let SlotState::Occupied {
+                key,
+                expires_at,
+                access,
+                ..
+            } = &self.slots[slot as usize]
+            else {
+                return None;
+            };
+            if *expires_at == NEVER {
+                return None;
+            }
+            let score = if *expires_at <= now {
+                0
+            } else {
+                match rank {
+                    VolatileRank::NearestDeadline => *expires_at,
+                    VolatileRank::LeastAccessed => {
+                        (u64::from(access.load(Relaxed)) << 56) | (*expires_at).min((1 << 56) - 1)
+                    }
+                    VolatileRank::Random => 1 + (rng.next_u64() >> 1),
+                }
+            };
+            Some(VolatileCandidate {
+                score,
+                slot,
+                hash: self.hasher.hash_one(key),
+            })
+        };
+        let mut best: Option<VolatileCandidate> = None;
+        let mut consider = |candidate: Option<VolatileCandidate>| {
+            if let Some(c) = candidate
+                && best.is_none_or(|b| c.score < b.score)
+            {
+                best = Some(c);
+            }
+        };
+        let n = self.expiring.len();
+        if n <= samples.max(1) * 2 {
+            for &slot in &self.expiring {
+                consider(score_of(slot, &mut rng));
+            }
+        } else {
+            let mut found = false;
+            for _ in 0..samples.max(1) {
+                let slot = self.expiring[rng.below(n)];
+                let c = score_of(slot, &mut rng);
+                found |= c.is_some();
+                consider(c);
+            }
+            if !found {
+                for &slot in &self.expiring {
+                    let c = score_of(slot, &mut rng);
+                    if c.is_some() {
+                        consider(c);
+                        break;
+                    }
+                }
+            }
+        }
+        best
+    }
+
+    /// Evicts the entry `candidate` names (from [`Shard::volatile_candidate`]) if it is still
+    /// resident with a TTL; returns its weight. An entry found expired counts as expired, not
+    /// evicted.
+    pub fn evict_candidate(&mut self, candidate: VolatileCandidate) -> Option<u32> {
+        let (weight, expired) = match self.slots.get(candidate.slot as usize)? {
+            SlotState::Occupied {
+                key,
+                expires_at,
+                weight,
+                ..
+            } if *expires_at != NEVER && self.hasher.hash_one(key) == candidate.hash => {
+                (*weight, self.is_expired(*expires_at))
+            }
+            _ => return None,
+        };
+        let cause = if expired {
+            Departure::Expired
+        } else {
+            Departure::Evicted
+        };
+        self.detach(candidate.slot, candidate.hash, cause)?;
+        Some(weight)
     }
 
     /// Collects live entries from slot `cursor` on, stopping after `count` slots have been

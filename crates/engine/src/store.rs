@@ -14,7 +14,10 @@ use crate::hotkeys::{HotKey, HotKeys};
 use crate::mrc::SharedMissRatioCurve;
 use crate::namespace::{NamespaceStats, Namespaces};
 use crate::policy::{PolicyKind, Slot};
-use crate::shard::{Compute, EntryMut, InsertError, NEVER, Shard, ShardConfig, SharedLookup};
+use crate::shard::{
+    Compute, EntryMut, InsertError, NEVER, Shard, ShardConfig, SharedLookup, VolatileCandidate,
+    VolatileRank,
+};
 use crate::stats::Snapshot;
 use crate::weigher::{Unit, Weigher};
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
@@ -730,6 +733,45 @@ where
             .iter()
             .map(|c| c.shard.read().class_len(class))
             .sum()
+    }
+
+    /// Resident entries of key class `class` that carry a TTL, over all shards; O(shards).
+    pub fn class_ttl_len(&self, class: usize) -> usize {
+        self.cells
+            .iter()
+            .map(|c| c.shard.read().class_ttl_len(class))
+            .sum()
+    }
+
+    /// Evicts one entry **carrying a TTL**, the best by `rank` among about `samples` sampled
+    /// per shard (see [`Shard::volatile_candidate`]), and returns its weight; `None` when no
+    /// entry has a TTL. Each shard is sampled under its shared lock, then the winner's shard is
+    /// locked exclusively to evict it (retried if a writer took it meanwhile). This is how the
+    /// server's `volatile-*` policies make room: the store's own policy evicts any entry, so
+    /// those run with an unlimited budget and call this instead.
+    pub fn evict_volatile(&self, rank: VolatileRank, samples: usize) -> Option<u32> {
+        static DRAWS: AtomicU64 = AtomicU64::new(0);
+        for _ in 0..4 {
+            let draw = self.hash(&(DRAWS.fetch_add(1, Ordering::Relaxed), self.clock.now()));
+            let mut best: Option<(usize, VolatileCandidate)> = None;
+            for (i, cell) in self.cells.iter().enumerate() {
+                let candidate = cell.shard.read().volatile_candidate(
+                    samples,
+                    rank,
+                    draw.wrapping_add(i as u64),
+                );
+                if let Some(c) = candidate
+                    && best.is_none_or(|(_, b)| c.score < b.score)
+                {
+                    best = Some((i, c));
+                }
+            }
+            let (i, candidate) = best?;
+            if let Some(weight) = self.write(&self.cells[i]).evict_candidate(candidate) {
+                return Some(weight);
+            }
+        }
+        None
     }
 
     /// A live key chosen at random among those `accept` takes, or `None`: a random shard

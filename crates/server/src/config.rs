@@ -44,6 +44,12 @@ pub struct Config {
     pub notify_keyspace_events: String,
     /// Hot keys tracked (top-k over a sliding window) for `INFO larder` and `LARDER HOTKEYS`.
     pub hotkeys_top: usize,
+    /// Keys with a TTL sampled per shard to pick each victim of a `volatile-*` policy.
+    pub maxmemory_samples: usize,
+    /// The file this configuration was read from (`INFO server`'s `config_file`); not a key of
+    /// the file itself.
+    #[serde(skip)]
+    pub config_file: Option<String>,
 }
 
 impl Default for Config {
@@ -64,6 +70,8 @@ impl Default for Config {
             client_output_buffer_limit_pubsub: "33554432 8388608 60".to_owned(),
             notify_keyspace_events: String::new(),
             hotkeys_top: 16,
+            maxmemory_samples: 5,
+            config_file: None,
         }
     }
 }
@@ -104,11 +112,17 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        let mut config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.display().to_string(),
             message: e.message().to_owned(),
         })?;
         config.validate()?;
+        config.config_file = Some(
+            std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string(),
+        );
         Ok(config)
     }
 
@@ -127,6 +141,12 @@ impl Config {
         if self.maxclients == 0 {
             return Err(ConfigError::Invalid {
                 name: "maxclients",
+                message: "must be at least 1".to_owned(),
+            });
+        }
+        if self.maxmemory_samples == 0 {
+            return Err(ConfigError::Invalid {
+                name: "maxmemory-samples",
                 message: "must be at least 1".to_owned(),
             });
         }
@@ -152,6 +172,298 @@ impl Config {
             60,
         ))
     }
+}
+
+/// One parameter of `CONFIG GET` / `CONFIG SET`, under its `redis.conf` name.
+#[derive(Debug)]
+pub struct Param {
+    /// The name, lower case.
+    pub name: &'static str,
+    /// The value as `CONFIG GET` shows it.
+    pub get: fn(&Config) -> String,
+    /// Sets the value from `CONFIG SET`'s argument, or says why not (the text after
+    /// `CONFIG SET failed (possibly related to argument '...') - `); `None`: it cannot change
+    /// while the server runs.
+    pub set: Option<Setter>,
+}
+
+/// Sets a parameter from its `CONFIG SET` argument, or says why not.
+pub type Setter = fn(&mut Config, &str) -> Result<(), String>;
+
+/// Every parameter `CONFIG GET` shows and `CONFIG SET` may change, in `docs/configuration.md`
+/// order: the server's own (the fields of [`Config`]) and the Redis parameters clients and
+/// tools read, answered truthfully (`save ""` and `appendonly no`: Larder keeps nothing on
+/// disk). Add a parameter here and in the docs together.
+pub static PARAMS: &[Param] = &[
+    Param {
+        name: "bind",
+        get: |c| c.bind.clone(),
+        set: None,
+    },
+    Param {
+        name: "port",
+        get: |c| c.port.to_string(),
+        set: None,
+    },
+    Param {
+        name: "threads",
+        get: |c| c.threads.to_string(),
+        set: None,
+    },
+    Param {
+        name: "databases",
+        get: |_| crate::keyspace::DATABASES.to_string(),
+        set: None,
+    },
+    Param {
+        name: "maxclients",
+        get: |c| c.maxclients.to_string(),
+        set: Some(|c, v| {
+            c.maxclients = int_in(v, 1, u32::MAX.into())? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "timeout",
+        get: |c| c.timeout.to_string(),
+        set: Some(|c, v| {
+            c.timeout = int_in(v, 0, i32::MAX.into())? as u64;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "requirepass",
+        get: |c| c.requirepass.clone(),
+        set: Some(|c, v| {
+            c.requirepass = v.to_owned();
+            Ok(())
+        }),
+    },
+    Param {
+        name: "protected-mode",
+        get: |c| yes_no(c.protected_mode),
+        set: Some(|c, v| {
+            c.protected_mode = parse_yes_no(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "maxmemory",
+        get: |c| c.maxmemory.to_string(),
+        set: Some(|c, v| {
+            c.maxmemory = memory_arg(v)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "maxmemory-policy",
+        get: |c| c.maxmemory_policy.to_ascii_lowercase(),
+        set: Some(|c, v| match MaxmemoryPolicy::parse(v) {
+            Some(_) => {
+                c.maxmemory_policy = v.to_ascii_lowercase();
+                Ok(())
+            }
+            None => Err(format!(
+                "argument(s) must be one of the following: {}",
+                MaxmemoryPolicy::NAMES.join(", ")
+            )),
+        }),
+    },
+    Param {
+        name: "maxmemory-samples",
+        get: |c| c.maxmemory_samples.to_string(),
+        set: Some(|c, v| {
+            c.maxmemory_samples = int_in(v, 1, i32::MAX.into())? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "hz",
+        get: |c| c.hz.to_string(),
+        set: Some(|c, v| {
+            // Redis accepts any non-negative number and runs at 1 to 500.
+            c.hz = int_in(v, 0, i32::MAX.into())?.clamp(1, 500) as u32;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "proto-max-bulk-len",
+        get: |c| c.proto_max_bulk_len.to_string(),
+        set: Some(|c, v| {
+            c.proto_max_bulk_len = memory_in(v, 1 << 20, i64::MAX as u64)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "client-query-buffer-limit",
+        get: |c| c.client_query_buffer_limit.to_string(),
+        set: Some(|c, v| {
+            c.client_query_buffer_limit = memory_in(v, 1 << 20, i64::MAX as u64)?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "client-output-buffer-limit",
+        get: |c| {
+            let (hard, soft, secs) = c.pubsub_output_limit();
+            format!("{FIXED_OUTPUT_LIMITS} pubsub {hard} {soft} {secs}")
+        },
+        set: Some(set_output_limits),
+    },
+    Param {
+        name: "notify-keyspace-events",
+        get: |c| c.notify_keyspace_events.clone(),
+        set: Some(|c, v| {
+            c.notify_keyspace_events = keyspace_events(v).ok_or_else(|| {
+                "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_owned()
+            })?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "hotkeys-top",
+        get: |c| c.hotkeys_top.to_string(),
+        set: Some(|c, v| {
+            c.hotkeys_top = int_in(v, 1, 4096)? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "save",
+        get: |_| String::new(),
+        set: Some(|_, v| {
+            if v.trim().is_empty() {
+                Ok(())
+            } else {
+                Err("Larder keeps nothing on disk: snapshots (RDB) are not implemented".to_owned())
+            }
+        }),
+    },
+    Param {
+        name: "appendonly",
+        get: |_| "no".to_owned(),
+        set: Some(|_, v| {
+            if parse_yes_no(v)? {
+                Err(
+                    "Larder keeps nothing on disk: the append-only file is not implemented"
+                        .to_owned(),
+                )
+            } else {
+                Ok(())
+            }
+        }),
+    },
+];
+
+/// The output limits of the classes Larder does not limit: normal clients none, and replicas,
+/// which do not exist, Redis's default.
+const FIXED_OUTPUT_LIMITS: &str = "normal 0 0 0 slave 268435456 67108864 60";
+
+/// Looks a parameter up by name, case-insensitively.
+pub fn param(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+fn parse_yes_no(v: &str) -> Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".to_owned()),
+    }
+}
+
+fn int_in(v: &str, min: i64, max: i64) -> Result<i64, String> {
+    let n = crate::value::parse_i64(v.as_bytes())
+        .ok_or_else(|| "argument couldn't be parsed into an integer".to_owned())?;
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n)
+}
+
+fn memory_arg(v: &str) -> Result<u64, String> {
+    parse_memory(v).ok_or_else(|| "argument must be a memory value".to_owned())
+}
+
+fn memory_in(v: &str, min: u64, max: u64) -> Result<u64, String> {
+    let n = memory_arg(v)?;
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n)
+}
+
+/// `CONFIG SET client-output-buffer-limit "<class> <hard> <soft> <seconds> ..."`: the pubsub
+/// class changes the limit Larder enforces on subscribers; the others must keep the values
+/// Larder has (it limits no normal client's output, and has no replicas).
+fn set_output_limits(c: &mut Config, v: &str) -> Result<(), String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".to_owned());
+    }
+    let mut pubsub = None;
+    for class in words.chunks(4) {
+        let limits = parse_output_limit(&class[1..].join(" ")).ok_or_else(|| {
+            "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_owned()
+        })?;
+        match class[0].to_ascii_lowercase().as_str() {
+            "pubsub" => pubsub = Some(limits),
+            "normal" if limits == (0, 0, 0) => {}
+            "slave" | "replica" if limits == (268_435_456, 67_108_864, 60) => {}
+            "normal" | "slave" | "replica" => {
+                return Err(format!(
+                    "Larder enforces only the pubsub class's limit; the {} class stays as it is",
+                    class[0]
+                ));
+            }
+            _ => {
+                return Err(
+                    "Invalid client class specified in buffer limit configuration.".to_owned(),
+                );
+            }
+        }
+    }
+    if let Some((hard, soft, secs)) = pubsub {
+        c.client_output_buffer_limit_pubsub = format!("{hard} {soft} {secs}");
+    }
+    Ok(())
+}
+
+/// Validates `notify-keyspace-events` classes and writes them in Redis's canonical form
+/// (`keyspaceEventsFlagsToString`); `None` for a character that names no class.
+pub fn keyspace_events(classes: &str) -> Option<String> {
+    const ALL: &str = "g$lshzxetd";
+    let mut set = std::collections::BTreeSet::new();
+    for c in classes.chars() {
+        match c {
+            'A' => set.extend(ALL.chars()),
+            'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x' | 'e' | 't' | 'd' | 'n' | 'K' | 'E' | 'm' => {
+                set.insert(c);
+            }
+            _ => return None,
+        }
+    }
+    let mut out = String::new();
+    if ALL.chars().all(|c| set.contains(&c)) {
+        out.push('A');
+        if set.contains(&'n') {
+            // Redis's NOTIFY_ALL excludes 'n'; its canonical string then prints only 'A' — the
+            // new-key class stays set but unprinted. Keep it visible instead of losing it.
+            out.push('n');
+        }
+    } else {
+        out.extend("g$lshzxetdn".chars().filter(|c| set.contains(c)));
+    }
+    out.extend("KEm".chars().filter(|c| set.contains(c)));
+    Some(out)
 }
 
 /// Parses `hard soft seconds` (sizes accept memory units).
@@ -225,5 +537,71 @@ mod tests {
             ..Config::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn every_param_reads_back_what_it_sets() {
+        let mut c = Config::default();
+        for (name, value, shown) in [
+            ("maxmemory", "1gb", "1073741824"),
+            ("maxmemory-policy", "VOLATILE-TTL", "volatile-ttl"),
+            ("maxmemory-samples", "10", "10"),
+            ("hz", "1000", "500"),
+            ("timeout", "60", "60"),
+            ("protected-mode", "no", "no"),
+            ("requirepass", "secret", "secret"),
+            ("hotkeys-top", "32", "32"),
+            ("save", "", ""),
+            ("appendonly", "no", "no"),
+            ("notify-keyspace-events", "Ex", "xE"),
+            (
+                "client-output-buffer-limit",
+                "pubsub 1mb 512kb 10",
+                "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 10",
+            ),
+        ] {
+            let p = param(name).expect(name);
+            (p.set.expect(name))(&mut c, value).expect(name);
+            assert_eq!((p.get)(&c), shown, "{name}");
+        }
+        assert!(c.validate().is_ok());
+        for name in ["port", "bind", "threads", "databases"] {
+            assert!(param(name).expect(name).set.is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_redis_texts() {
+        let mut c = Config::default();
+        let set = |c: &mut Config, name: &str, v: &str| (param(name).unwrap().set.unwrap())(c, v);
+        assert_eq!(
+            set(&mut c, "maxclients", "0"),
+            Err("argument must be between 1 and 4294967295 inclusive".to_owned())
+        );
+        assert_eq!(
+            set(&mut c, "protected-mode", "maybe"),
+            Err("argument must be 'yes' or 'no'".to_owned())
+        );
+        assert_eq!(
+            set(&mut c, "maxmemory", "lots"),
+            Err("argument must be a memory value".to_owned())
+        );
+        assert_eq!(
+            set(&mut c, "notify-keyspace-events", "Q"),
+            Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_owned())
+        );
+        assert!(set(&mut c, "save", "900 1").is_err());
+        assert!(set(&mut c, "client-output-buffer-limit", "normal 1 2 3").is_err());
+        assert!(set(&mut c, "client-output-buffer-limit", "pubsub 1 2").is_err());
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn keyspace_event_classes_are_canonical() {
+        assert_eq!(keyspace_events("").as_deref(), Some(""));
+        assert_eq!(keyspace_events("KA").as_deref(), Some("AK"));
+        assert_eq!(keyspace_events("xgE").as_deref(), Some("gxE"));
+        assert_eq!(keyspace_events("mK$").as_deref(), Some("$Km"));
+        assert_eq!(keyspace_events("?"), None);
     }
 }

@@ -7,17 +7,27 @@
 //!
 //! Memory: each entry weighs its key and value bytes plus [`ENTRY_OVERHEAD`], the engine's
 //! per-entry cost measured for this layout; `maxmemory` becomes the engine's byte budget, so
-//! the engine's eviction policy is the server's eviction policy.
+//! the engine's eviction policy is the server's eviction policy. That budget is then
+//! reconciled with the allocator ([`Keyspace::reconcile`]) so that the whole process, not just
+//! the weighed data, stays within `maxmemory`. The `volatile-*` policies evict only keys with
+//! a TTL: the engine then has no limit of its own, and a write first makes room with
+//! [`Keyspace::make_room`], sampling keys with a TTL; `noeviction` refuses writes instead.
+//!
+//! Reads also feed the operator's views: hit ratio per namespace (the key prefix before `:`),
+//! the hot keys (sampled one read in [`HOT_KEY_SAMPLE_EVERY`], top-k over a sliding minute, on
+//! the client's key without its database byte) and the engine's miss-ratio curve.
 
 use crate::value::Value;
+use larder_engine::hotkeys::{HotKey, HotKeys};
 use larder_engine::namespace::Namespaces;
 use larder_engine::{
-    Clock, Compute, EntryMut, InsertError, NEVER, PolicyKind, Store, SystemClock, Timestamp,
+    Clock, Compute, EntryMut, InsertError, PolicyKind, Store, SystemClock, Timestamp, VolatileRank,
 };
 use parking_lot::Mutex;
 use smallvec::SmallVec;
+use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// Databases, as Redis's default `databases 16`.
 pub const DATABASES: usize = 16;
@@ -28,6 +38,27 @@ pub const ENTRY_OVERHEAD: usize = 64;
 
 /// The budget used when `maxmemory` is 0 (no limit).
 pub const UNLIMITED: u64 = 1 << 48;
+
+/// Keys sampled by the engine's online miss-ratio curve (about 50 bytes each): enough for a
+/// curve within a few points of exact LRU (see `docs/mrc.md`).
+pub const MRC_SAMPLES: usize = 8192;
+
+/// One read in this many is recorded by the hot-key tracker (with this weight).
+pub const HOT_KEY_SAMPLE_EVERY: u32 = 8;
+
+/// The hot-key tracker's sliding window.
+pub const HOT_KEY_WINDOW_MS: u64 = 60_000;
+
+/// `reconcile` aims at `maxmemory` less this fraction (1/32) of it.
+const RECONCILE_MARGIN: u64 = 32;
+
+/// Most keys evicted by one write under a `volatile-*` policy before it proceeds anyway (Redis
+/// bounds its eviction loop by time the same way).
+const MAX_EVICTIONS_PER_WRITE: usize = 4096;
+
+thread_local! {
+    static HOT_TICK: Cell<u32> = const { Cell::new(0) };
+}
 
 /// A stored key: one byte of physical database, then the client's key.
 pub type Key = Box<[u8]>;
@@ -131,6 +162,16 @@ pub struct Keyspace {
     remap: Mutex<()>,
     namespaces: Namespaces,
     clock: Arc<dyn Clock>,
+    /// The hottest user keys (without the database byte), sampled from reads.
+    hot: Mutex<HotKeys<Box<[u8]>>>,
+    /// `maxmemory` and the policy in force.
+    limit: Mutex<(u64, MaxmemoryPolicy)>,
+    /// `maxmemory` is set and the policy is not an `allkeys-*` one: writes must check the
+    /// limit themselves (read without a lock on every write).
+    writes_check: AtomicBool,
+    /// The data budget: the engine weight (key + value + [`ENTRY_OVERHEAD`] per entry) the data
+    /// may reach so that the process stays within `maxmemory` (see [`Keyspace::reconcile`]).
+    data_budget: AtomicU64,
 }
 
 impl std::fmt::Debug for Keyspace {
@@ -162,14 +203,21 @@ impl Keyspace {
             .weigher(weigh)
             .classify(physical_db)
             .clock(Arc::clone(&clock))
+            .miss_ratio_curve(MRC_SAMPLES)
             .build();
-        Keyspace {
+        let keyspace = Keyspace {
             store,
             map: std::array::from_fn(|i| AtomicU8::new(i as u8)),
             remap: Mutex::new(()),
             namespaces: Namespaces::new(b':', 64),
             clock,
-        }
+            hot: Mutex::new(HotKeys::new(16, HOT_KEY_WINDOW_MS)),
+            limit: Mutex::new((maxmemory, policy)),
+            writes_check: AtomicBool::new(Self::writes_check(maxmemory, policy)),
+            data_budget: AtomicU64::new(maxmemory),
+        };
+        keyspace.reconcile(crate::memory::allocator_stats().map(|a| a.allocated));
+        keyspace
     }
 
     /// The engine budget for a `maxmemory` and policy: only `allkeys-*` policies let the
@@ -181,12 +229,157 @@ impl Keyspace {
         }
     }
 
-    /// Applies a new `maxmemory` and policy at run time.
+    /// Applies a new `maxmemory` and policy at run time: an `allkeys-*` policy evicts down to
+    /// the new budget at once, a `volatile-*` one or `noeviction` on the next write.
     pub fn configure(&self, maxmemory: u64, policy: MaxmemoryPolicy) {
         if self.store.policy() != policy.engine_policy() {
             self.store.set_policy(policy.engine_policy());
         }
+        *self.limit.lock() = (maxmemory, policy);
+        self.data_budget.store(maxmemory, Ordering::Relaxed);
+        self.writes_check
+            .store(Self::writes_check(maxmemory, policy), Ordering::Relaxed);
         self.store.set_capacity(Self::budget(maxmemory, policy));
+        self.reconcile(crate::memory::allocator_stats().map(|a| a.allocated));
+    }
+
+    /// `maxmemory` (0: none) and the policy in force.
+    pub fn limit(&self) -> (u64, MaxmemoryPolicy) {
+        *self.limit.lock()
+    }
+
+    /// The data budget in engine weight (see [`Keyspace::reconcile`]); `maxmemory` when the
+    /// allocator's figures are not available, [`UNLIMITED`] without a `maxmemory`.
+    pub fn data_budget(&self) -> u64 {
+        match self.limit().0 {
+            0 => UNLIMITED,
+            _ => self.data_budget.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Reconciles `maxmemory` with what the allocator reports: sets the budget of the data
+    /// (engine weight: key + value + [`ENTRY_OVERHEAD`] per entry) so that `allocated`, the
+    /// bytes the whole process holds, stays within `maxmemory`. Called at start, on `CONFIG
+    /// SET`, and `hz` times a second by the server.
+    ///
+    /// The aim is `target` = `maxmemory` less a margin of 1/32 (3 %), which absorbs what moves
+    /// between two calls (buffers of clients, tables growing). With `D` the data's weight now
+    /// and `A` the allocator's bytes:
+    /// * over the aim (`A > target`), the budget becomes `D × target / A`: the data is scaled
+    ///   down by the factor the process is over, which brings `A` to the aim or a little above
+    ///   it (the part of `A` that is not data does not shrink), corrected again next time;
+    /// * under it, the budget becomes `D + (target − A) / 2`: filling the budget adds at most
+    ///   half the room left, in weight; as long as an entry really costs less than twice its
+    ///   weight, `A` approaches the aim from below without crossing it.
+    ///
+    /// The budget stays between an eighth of `maxmemory` (below that the rest of the process,
+    /// not the data, is what is over the limit) and `maxmemory`. Without allocator figures
+    /// (`allocated` is `None`: jemalloc is not the global allocator) the budget is `maxmemory`
+    /// itself and the engine's weight is the memory figure.
+    pub fn reconcile(&self, allocated: Option<u64>) {
+        let (maxmemory, policy) = self.limit();
+        if maxmemory == 0 {
+            return;
+        }
+        let budget = match allocated {
+            None => maxmemory,
+            Some(allocated) => {
+                let aim = maxmemory - maxmemory / RECONCILE_MARGIN;
+                let data = self.store.weighted_size();
+                let target = if allocated > aim {
+                    (u128::from(data) * u128::from(aim) / u128::from(allocated)) as u64
+                } else {
+                    data.saturating_add((aim - allocated) / 2)
+                };
+                target.clamp((maxmemory / 8).max(1), maxmemory)
+            }
+        };
+        self.data_budget.store(budget, Ordering::Relaxed);
+        if matches!(policy, MaxmemoryPolicy::AllKeys(_)) {
+            let capacity = self.store.capacity();
+            // Lower at once; raise in steps worth a shard-wide lock.
+            if budget < capacity || budget - capacity > maxmemory / 512 {
+                self.store.set_capacity(budget);
+            }
+        }
+    }
+
+    /// Whether the data is over its budget while the policy lets the engine evict nothing (a
+    /// `volatile-*` policy or `noeviction`): the state in which a write must first make room.
+    pub fn over_limit(&self) -> bool {
+        self.writes_check.load(Ordering::Relaxed)
+            && self.store.weighted_size() > self.data_budget.load(Ordering::Relaxed)
+    }
+
+    fn writes_check(maxmemory: u64, policy: MaxmemoryPolicy) -> bool {
+        maxmemory > 0 && !matches!(policy, MaxmemoryPolicy::AllKeys(_))
+    }
+
+    /// Makes room for a write: under a `volatile-*` policy evicts keys with a TTL (the best of
+    /// `samples` sampled per shard each time) until the data fits its budget, and returns how
+    /// many it evicted. `None` when the data is over the budget and nothing more can be evicted
+    /// (`noeviction`, or no key left has a TTL): the write must be refused with `-OOM`.
+    pub fn make_room(&self, samples: usize) -> Option<u64> {
+        let (maxmemory, policy) = self.limit();
+        if maxmemory == 0 {
+            return Some(0);
+        }
+        let rank = match policy {
+            MaxmemoryPolicy::AllKeys(_) => return Some(0),
+            MaxmemoryPolicy::NoEviction => return (!self.over_limit()).then_some(0),
+            MaxmemoryPolicy::Volatile(VolatileRule::Ttl) => VolatileRank::NearestDeadline,
+            MaxmemoryPolicy::Volatile(VolatileRule::Random) => VolatileRank::Random,
+            MaxmemoryPolicy::Volatile(VolatileRule::Lru | VolatileRule::Lfu) => {
+                VolatileRank::LeastAccessed
+            }
+        };
+        let budget = self.data_budget.load(Ordering::Relaxed);
+        let mut size = self.store.weighted_size();
+        let mut evicted = 0;
+        while size > budget && evicted < MAX_EVICTIONS_PER_WRITE as u64 {
+            let weight = self.store.evict_volatile(rank, samples)?;
+            size = size.saturating_sub(u64::from(weight));
+            evicted += 1;
+        }
+        Some(evicted)
+    }
+
+    /// The `n` hottest keys read recently (sampled, over a one-minute sliding window), hottest
+    /// first, without their database.
+    pub fn hot_keys(&self, n: usize) -> Vec<HotKey<Box<[u8]>>> {
+        self.hot.lock().top(n, self.clock.now())
+    }
+
+    /// Tracks `top` hot keys from now on (the figures gathered so far are dropped when it
+    /// changes).
+    pub fn set_hot_keys_top(&self, top: usize) {
+        let mut hot = self.hot.lock();
+        if hot.capacity() != top.max(1) {
+            *hot = HotKeys::new(top, HOT_KEY_WINDOW_MS);
+        }
+    }
+
+    /// Zeroes the engine's counters, the namespace figures and the hot keys (`CONFIG
+    /// RESETSTAT`).
+    pub fn reset_stats(&self) {
+        self.store.reset_stats();
+        self.namespaces.reset();
+        self.hot.lock().clear();
+    }
+
+    fn record_hot(&self, key: &[u8]) {
+        let due = HOT_TICK.with(|tick| {
+            let t = tick.get().wrapping_add(1);
+            tick.set(t);
+            t % HOT_KEY_SAMPLE_EVERY == 0
+        });
+        if due && let Some(mut hot) = self.hot.try_lock() {
+            hot.record(
+                &Box::<[u8]>::from(key),
+                u64::from(HOT_KEY_SAMPLE_EVERY),
+                self.clock.now(),
+            );
+        }
     }
 
     /// The engine store (statistics, hot keys, miss-ratio curve).
@@ -222,10 +415,13 @@ impl Keyspace {
         let hash = self.store.hash(&k[..]);
         let result = self.store.get_with(hash, &k[..], read);
         self.namespaces.record(key, result.is_some());
+        if result.is_some() {
+            self.record_hot(key);
+        }
         result
     }
 
-    /// Reads a live value and its deadline ([`NEVER`] for none) without counting a lookup.
+    /// Reads a live value and its deadline ([`NEVER`](larder_engine::NEVER) for none) without counting a lookup.
     pub fn peek_with<R>(
         &self,
         db: usize,
@@ -255,7 +451,7 @@ impl Keyspace {
             .compute(hash, &k[..], |k: &[u8]| Key::from(k), update)
     }
 
-    /// Stores `value` under `key` with a deadline ([`NEVER`] for none).
+    /// Stores `value` under `key` with a deadline ([`NEVER`](larder_engine::NEVER) for none).
     pub fn set(
         &self,
         db: usize,
@@ -274,12 +470,12 @@ impl Keyspace {
         self.store.remove(&self.key(db, key)[..])
     }
 
-    /// The deadline of a live key ([`NEVER`] for none), or `None` when absent.
+    /// The deadline of a live key ([`NEVER`](larder_engine::NEVER) for none), or `None` when absent.
     pub fn deadline(&self, db: usize, key: &[u8]) -> Option<Timestamp> {
         self.peek_with(db, key, |_, deadline| deadline)
     }
 
-    /// Sets a live key's deadline ([`NEVER`] clears it); `false` when absent.
+    /// Sets a live key's deadline ([`NEVER`](larder_engine::NEVER) clears it); `false` when absent.
     pub fn set_deadline(&self, db: usize, key: &[u8], deadline: Timestamp) -> bool {
         self.compute(db, key, |entry| match entry {
             Some(entry) => {
@@ -407,17 +603,72 @@ impl Keyspace {
         self.store.expire_cycle(200)
     }
 
-    /// Live keys with a TTL in `db` (for `INFO keyspace`'s `expires=`): counted by a scan.
+    /// Keys with a TTL in `db` (for `INFO keyspace`'s `expires=`): the engine's exact count
+    /// per database, in O(shards); like Redis's, it includes keys expired but not reclaimed yet.
     pub fn volatile_count(&self, db: usize) -> usize {
-        let mut n = 0;
-        let mut cursor = 0;
-        loop {
-            cursor = self.scan(db, cursor, 4096, |_, _, deadline| {
-                n += usize::from(deadline != NEVER);
-            });
-            if cursor == 0 {
-                break n;
-            }
+        self.store.class_ttl_len(usize::from(self.physical(db)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use larder_engine::NEVER;
+
+    #[test]
+    fn reconcile_scales_the_data_budget_to_what_the_allocator_reports() {
+        let ks = Keyspace::new(1_000_000, MaxmemoryPolicy::AllKeys(PolicyKind::Lru));
+        // No allocator figures (this test binary keeps the system allocator): the weight is the
+        // figure, the budget is maxmemory.
+        assert_eq!(ks.data_budget(), 1_000_000);
+        let aim = 1_000_000 - 1_000_000 / RECONCILE_MARGIN;
+        // Under the aim with no data: half the room.
+        ks.reconcile(Some(500_000));
+        assert_eq!(ks.data_budget(), (aim - 500_000) / 2);
+        assert_eq!(ks.store().capacity(), ks.data_budget());
+        // Data, then the process over the aim: the data is scaled down by that factor, and the
+        // engine evicts at once.
+        ks.reconcile(Some(0));
+        for i in 0..1000u32 {
+            ks.set(0, &i.to_be_bytes(), Value::string(&[0; 300]), NEVER)
+                .unwrap();
         }
+        let data = ks.store().weighted_size();
+        ks.reconcile(Some(2 * aim));
+        assert_eq!(ks.data_budget(), data / 2);
+        assert!(ks.store().weighted_size() <= data / 2);
+        // Far over: never below an eighth of maxmemory.
+        ks.reconcile(Some(100_000_000));
+        assert_eq!(ks.data_budget(), 1_000_000 / 8);
+    }
+
+    #[test]
+    fn volatile_policies_make_room_from_keys_with_a_ttl_only() {
+        let ks = Keyspace::new(10_000, MaxmemoryPolicy::Volatile(VolatileRule::Ttl));
+        let now = ks.now();
+        for i in 0..30u64 {
+            let deadline = if i % 2 == 0 { NEVER } else { now + 100_000 + i };
+            ks.set(0, &i.to_be_bytes(), Value::string(&[0; 400]), deadline)
+                .unwrap();
+        }
+        assert!(ks.over_limit());
+        let evicted = ks.make_room(5).expect("room");
+        assert!(evicted > 0 && !ks.over_limit());
+        assert_eq!(ks.volatile_count(0), 15 - evicted as usize);
+        // Keys with a TTL are evicted nearest deadline first.
+        assert!(!ks.exists(0, &1u64.to_be_bytes()));
+        // Without keys with a TTL, no room can be made.
+        let ks = Keyspace::new(1_000, MaxmemoryPolicy::Volatile(VolatileRule::Lru));
+        for i in 0..10u64 {
+            ks.set(0, &i.to_be_bytes(), Value::string(&[0; 200]), NEVER)
+                .unwrap();
+        }
+        assert_eq!(ks.make_room(5), None);
+        let ks = Keyspace::new(1_000, MaxmemoryPolicy::NoEviction);
+        for i in 0..10u64 {
+            ks.set(0, &i.to_be_bytes(), Value::string(&[0; 200]), NEVER)
+                .unwrap();
+        }
+        assert_eq!(ks.make_room(5), None);
     }
 }

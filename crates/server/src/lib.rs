@@ -11,6 +11,8 @@
 //!   write the replies in one batch.
 //! * [`cmd`] — the command table and one module per command family.
 //! * [`keyspace`] — the 16 databases over one engine store, `maxmemory` and its policies.
+//! * [`memory`] — the allocator's figures (jemalloc), RSS and CPU time for INFO and for
+//!   reconciling `maxmemory` with the memory the process really holds.
 //! * [`value`] — what a key holds.
 //! * [`pubsub`], [`client`] — channels and patterns; client handles and their bounded outboxes.
 //! * [`config`] — the TOML file, flags and `CONFIG GET`/`SET`.
@@ -32,7 +34,9 @@
 //! an inline request by 64 KB. Clients are bounded by `maxclients`. Messages pushed to a
 //! subscriber are bounded by the pub/sub output-buffer limit (32 MB hard, 8 MB for 60 s soft);
 //! a subscriber over it is disconnected and the publisher never waits. Data is bounded by
-//! `maxmemory` through the engine's byte budget.
+//! `maxmemory` through the engine's byte budget, which the server rescales `hz` times a second
+//! so that the bytes the allocator reports for the whole process stay within `maxmemory`
+//! ([`Keyspace::reconcile`](keyspace::Keyspace::reconcile)).
 
 pub mod client;
 pub mod cmd;
@@ -40,6 +44,7 @@ pub mod config;
 pub mod connection;
 pub mod glob;
 pub mod keyspace;
+pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod shared;

@@ -2,10 +2,12 @@
 //! pub/sub registry and the server's counters.
 
 use crate::client::{Clients, OutputLimit};
+use crate::cmd::CommandStatsMap;
 use crate::config::Config;
 use crate::keyspace::Keyspace;
 use crate::pubsub::PubSub;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
@@ -27,8 +29,60 @@ pub struct ServerStats {
     pub error_replies: AtomicU64,
     /// Commands refused with `-OOM`.
     pub oom_rejections: AtomicU64,
-    /// Keys evicted by the volatile policies (the engine counts its own evictions).
+    /// Keys evicted by the volatile policies (the engine counts them among its evictions too).
     pub volatile_evictions: AtomicU64,
+}
+
+/// Most distinct error codes `INFO errorstats` tracks (Redis's bound); further codes are counted
+/// in `total_error_replies` only.
+pub const ERROR_CODES_MAX: usize = 128;
+
+/// Samples kept for `instantaneous_ops_per_sec` (one per cron tick; Redis keeps 16).
+const OPS_SAMPLES: usize = 16;
+
+/// Figures the cron task refreshes `hz` times a second.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Commands processed, bytes in and bytes out, and when, at the last sample.
+    last: Option<([u64; 3], Instant)>,
+    /// Per-second rates of those three over the last samples.
+    samples: [[f64; 3]; OPS_SAMPLES],
+    next: usize,
+}
+
+impl Metrics {
+    fn mean(&self, i: usize) -> f64 {
+        self.samples.iter().map(|s| s[i]).sum::<f64>() / OPS_SAMPLES as f64
+    }
+
+    /// Commands per second, the mean of the recent samples (`instantaneous_ops_per_sec`).
+    pub fn ops_per_sec(&self) -> u64 {
+        self.mean(0).round() as u64
+    }
+
+    /// Kilobytes read per second.
+    pub fn input_kbps(&self) -> f64 {
+        self.mean(1) / 1024.0
+    }
+
+    /// Kilobytes written per second.
+    pub fn output_kbps(&self) -> f64 {
+        self.mean(2) / 1024.0
+    }
+
+    fn sample(&mut self, now_counts: [u64; 3], now: Instant) {
+        if let Some((before, at)) = self.last {
+            let secs = now.duration_since(at).as_secs_f64();
+            if secs > 0.0 {
+                for i in 0..3 {
+                    self.samples[self.next][i] =
+                        now_counts[i].saturating_sub(before[i]) as f64 / secs;
+                }
+                self.next = (self.next + 1) % OPS_SAMPLES;
+            }
+        }
+        self.last = Some((now_counts, now));
+    }
 }
 
 impl ServerStats {
@@ -78,13 +132,26 @@ pub struct Shared {
     /// Commands that must see the keyspace alone (`RENAME`, `MSETNX`, ...) take this for
     /// writing; every other command takes it for reading.
     pub exclusive: RwLock<()>,
+    /// Error replies by code (the first word: `ERR`, `WRONGTYPE`, ...) for `INFO errorstats`.
+    pub errors: Mutex<BTreeMap<String, u64>>,
+    /// The most memory seen in use (`used_memory_peak`).
+    pub peak_memory: AtomicU64,
+    /// Memory in use at start (`used_memory_startup`).
+    pub startup_memory: u64,
+    /// Sampled rates.
+    pub metrics: Mutex<Metrics>,
+    /// Per-command counters (`INFO commandstats`).
+    pub command_stats: CommandStatsMap,
     shutdown: watch::Sender<bool>,
 }
 
 impl Shared {
     /// Shared state for a server on `port` with `config`.
-    pub fn new(config: Config, port: u16) -> Shared {
+    pub fn new(mut config: Config, port: u16) -> Shared {
+        // The running configuration shows the port actually bound (0 in the file picks one).
+        config.port = port;
         let keyspace = Keyspace::new(config.maxmemory, config.policy());
+        keyspace.set_hot_keys_top(config.hotkeys_top);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -106,8 +173,69 @@ impl Shared {
             port,
             lastsave: now,
             exclusive: RwLock::new(()),
+            errors: Mutex::new(BTreeMap::new()),
+            peak_memory: AtomicU64::new(0),
+            startup_memory: 0,
+            metrics: Mutex::new(Metrics::default()),
+            command_stats: crate::cmd::new_command_stats(),
             shutdown: watch::channel(false).0,
         }
+        .with_startup_memory()
+    }
+
+    fn with_startup_memory(mut self) -> Shared {
+        self.startup_memory = self.used_memory();
+        self.peak_memory
+            .store(self.startup_memory, Ordering::Relaxed);
+        self
+    }
+
+    /// Counts an error reply under its code (`INFO errorstats`).
+    pub fn count_error(&self, text: &str) {
+        let code = text.split(' ').next().unwrap_or(text);
+        let mut errors = self.errors.lock();
+        if let Some(n) = errors.get_mut(code) {
+            *n += 1;
+        } else if errors.len() < ERROR_CODES_MAX {
+            errors.insert(code.to_owned(), 1);
+        }
+    }
+
+    /// The memory figure of `INFO`'s `used_memory` and of `maxmemory`: the bytes the allocator
+    /// has handed out (jemalloc's `stats.allocated`), or, without allocator figures, the
+    /// engine's weight of the data (keys, values and the per-entry overhead).
+    pub fn used_memory(&self) -> u64 {
+        let used = crate::memory::allocator_stats()
+            .map_or_else(|| self.keyspace.store().weighted_size(), |a| a.allocated);
+        self.peak_memory.fetch_max(used, Ordering::Relaxed);
+        used
+    }
+
+    /// The periodic task (`hz` times a second, besides active expiry): reconciles
+    /// `maxmemory` with the allocator, and samples the peak memory and the operation rate.
+    pub fn cron(&self) {
+        let allocator = crate::memory::allocator_stats();
+        if let Some(a) = allocator {
+            self.peak_memory.fetch_max(a.allocated, Ordering::Relaxed);
+        }
+        self.keyspace.reconcile(allocator.map(|a| a.allocated));
+        let counts = [
+            &self.stats.commands_processed,
+            &self.stats.net_input_bytes,
+            &self.stats.net_output_bytes,
+        ]
+        .map(|c| c.load(Ordering::Relaxed));
+        self.metrics.lock().sample(counts, Instant::now());
+    }
+
+    /// `CONFIG RESETSTAT`: zeroes the server's, the commands' and the engine's counters.
+    pub fn reset_stats(&self) {
+        self.stats.reset();
+        self.errors.lock().clear();
+        *self.metrics.lock() = Metrics::default();
+        self.peak_memory.store(0, Ordering::Relaxed);
+        self.keyspace.reset_stats();
+        crate::cmd::reset_command_stats(&self.command_stats);
     }
 
     /// The pub/sub output limit in force.

@@ -7,6 +7,7 @@
 
 pub mod connection;
 pub mod expire;
+pub mod info;
 pub mod keys;
 pub mod larder;
 pub mod pubsub;
@@ -19,8 +20,9 @@ use crate::shared::{ServerStats, Shared};
 use larder_engine::InsertError;
 use larder_protocol::{Reply, Version};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
+use std::time::Instant;
 
 /// A command handler: `args[0]` is the command name as sent.
 pub type Handler = fn(&mut Ctx<'_>, &[&[u8]]);
@@ -97,6 +99,7 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new
         expire::SPECS,
         pubsub::SPECS,
         server::SPECS,
+        info::SPECS,
         larder::SPECS,
     ]
     .iter()
@@ -104,6 +107,45 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new
     .map(|spec| (spec.name, spec))
     .collect()
 });
+
+/// One command's counters for `INFO commandstats`.
+#[derive(Debug, Default)]
+pub struct CommandStats {
+    /// Times it ran.
+    pub calls: AtomicU64,
+    /// Nanoseconds it ran, in total.
+    pub nanos: AtomicU64,
+    /// Times it was refused before running (arity, authentication, memory, context).
+    pub rejected_calls: AtomicU64,
+    /// Times it ran and replied an error.
+    pub failed_calls: AtomicU64,
+}
+
+/// Every command's counters by lower-case name (one map per server, filled at start and
+/// never changed, so reading it takes no lock).
+pub type CommandStatsMap = HashMap<&'static str, CommandStats, foldhash::fast::RandomState>;
+
+/// Counters for every command of the table.
+pub fn new_command_stats() -> CommandStatsMap {
+    TABLE
+        .keys()
+        .map(|&name| (name, CommandStats::default()))
+        .collect()
+}
+
+/// Zeroes every command's counters (`CONFIG RESETSTAT`).
+pub fn reset_command_stats(stats: &CommandStatsMap) {
+    for stats in stats.values() {
+        for c in [
+            &stats.calls,
+            &stats.nanos,
+            &stats.rejected_calls,
+            &stats.failed_calls,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
 
 /// Looks a command up by name, case-insensitively.
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
@@ -213,9 +255,10 @@ impl Ctx<'_> {
         &self.shared.keyspace
     }
 
-    /// Replies an error (counted in `INFO stats`).
+    /// Replies an error (counted in `INFO stats` and `INFO errorstats`).
     pub fn error(&mut self, text: &str) {
         ServerStats::add(&self.shared.stats.error_replies, 1);
+        self.shared.count_error(text);
         self.reply.error(text);
     }
 
@@ -252,16 +295,22 @@ fn unknown_command(args: &[&[u8]]) -> String {
     text
 }
 
-/// Whether the server is over `maxmemory` in a way only refusing writes can fix.
-fn over_memory(shared: &Shared) -> bool {
-    let (maxmemory, policy) = {
-        let config = shared.config.read();
-        (config.maxmemory, config.policy())
-    };
-    if maxmemory == 0 || matches!(policy, crate::keyspace::MaxmemoryPolicy::AllKeys(_)) {
-        return false;
+/// Makes room for a write that may use memory (`DENYOOM`): under a `volatile-*` policy evicts
+/// keys with a TTL until the data fits its budget; `false` when it cannot (`noeviction`, or no
+/// key has a TTL) and the write must be refused with `-OOM`. `allkeys-*` policies always fit:
+/// the engine evicts as it stores.
+fn room_for_write(shared: &Shared) -> bool {
+    if !shared.keyspace.over_limit() {
+        return true;
     }
-    shared.keyspace.store().weighted_size() > maxmemory
+    let samples = shared.config.read().maxmemory_samples;
+    match shared.keyspace.make_room(samples) {
+        Some(evicted) => {
+            ServerStats::add(&shared.stats.volatile_evictions, evicted);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Runs one request: checks it against the table (existence, arity, authentication,
@@ -280,12 +329,14 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         ctx.error(&unknown_command(args));
         return finish(ctx, start);
     };
+    let stats = shared.command_stats.get(spec.name);
     *ctx.session.handle.last_command.lock() = spec.name;
     let arity_ok = if spec.arity >= 0 {
         args.len() == spec.arity as usize
     } else {
         args.len() >= spec.arity.unsigned_abs() as usize
     };
+    let mut ran = false;
     if !ctx.session.authenticated && spec.flags & flag::NO_AUTH == 0 {
         ctx.error("NOAUTH Authentication required.");
     } else if !arity_ok {
@@ -298,15 +349,31 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name
         ));
-    } else if spec.flags & flag::DENYOOM != 0 && over_memory(shared) {
+    } else if spec.flags & flag::DENYOOM != 0 && !room_for_write(shared) {
         ServerStats::add(&shared.stats.oom_rejections, 1);
         ctx.error(err::OOM);
-    } else if spec.flags & flag::EXCLUSIVE != 0 {
-        let _alone = shared.exclusive.write();
-        (spec.handler)(&mut ctx, args);
     } else {
-        let _shared = shared.exclusive.read();
-        (spec.handler)(&mut ctx, args);
+        ran = true;
+        let began = Instant::now();
+        if spec.flags & flag::EXCLUSIVE != 0 {
+            let _alone = shared.exclusive.write();
+            (spec.handler)(&mut ctx, args);
+        } else {
+            let _shared = shared.exclusive.read();
+            (spec.handler)(&mut ctx, args);
+        }
+        if let Some(stats) = stats {
+            stats.calls.fetch_add(1, Ordering::Relaxed);
+            stats
+                .nanos
+                .fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            if ctx.reply.out.get(start) == Some(&b'-') {
+                stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    if !ran && let Some(stats) = stats {
+        stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
     }
     ctx.session
         .handle

@@ -1,0 +1,165 @@
+//! What the process uses: the allocator's figures (jemalloc, when it is the global allocator),
+//! resident memory and CPU time from `/proc`, for `INFO memory`, `INFO cpu` and the
+//! reconciliation of `maxmemory` with real memory (see [`Keyspace::reconcile`]).
+//!
+//! [`Keyspace::reconcile`]: crate::keyspace::Keyspace::reconcile
+
+/// jemalloc's view of the heap, in bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AllocatorStats {
+    /// Bytes the program holds (`stats.allocated`).
+    pub allocated: u64,
+    /// Bytes in pages with at least one allocation (`stats.active`).
+    pub active: u64,
+    /// Bytes of allocator memory mapped and resident (`stats.resident`).
+    pub resident: u64,
+}
+
+/// The allocator's figures, or `None` when jemalloc is not the process's global allocator (the
+/// `jemalloc` feature is off, or the program installed another allocator — the server's own
+/// tests do).
+pub fn allocator_stats() -> Option<AllocatorStats> {
+    #[cfg(feature = "jemalloc")]
+    {
+        jemalloc::stats()
+    }
+    #[cfg(not(feature = "jemalloc"))]
+    {
+        None
+    }
+}
+
+/// `mem_allocator` in `INFO memory`: `jemalloc-<version>` or `libc`.
+pub fn allocator_name() -> String {
+    #[cfg(feature = "jemalloc")]
+    if let Some(version) = jemalloc::version() {
+        return format!("jemalloc-{version}");
+    }
+    "libc".to_owned()
+}
+
+#[cfg(feature = "jemalloc")]
+mod jemalloc {
+    use super::AllocatorStats;
+    use std::sync::OnceLock;
+    use tikv_jemalloc_ctl::{epoch, stats, thread};
+
+    /// Whether jemalloc serves this process's allocations: the calling thread's allocation
+    /// counter must grow by at least the size of a fresh allocation. (The crate links jemalloc
+    /// even when the program's global allocator is another one; its statistics are then
+    /// those of an unused heap.)
+    fn in_use() -> bool {
+        static IN_USE: OnceLock<bool> = OnceLock::new();
+        *IN_USE.get_or_init(|| {
+            let Ok(counter) = thread::allocatedp::read() else {
+                return false;
+            };
+            let before = counter.get();
+            let probe = std::hint::black_box(vec![1u8; 64 << 10]);
+            let after = counter.get();
+            drop(probe);
+            after.saturating_sub(before) >= 64 << 10
+        })
+    }
+
+    pub(super) fn stats() -> Option<AllocatorStats> {
+        if !in_use() {
+            return None;
+        }
+        // The statistics are a snapshot refreshed by advancing the epoch.
+        epoch::advance().ok()?;
+        Some(AllocatorStats {
+            allocated: stats::allocated::read().ok()? as u64,
+            active: stats::active::read().ok()? as u64,
+            resident: stats::resident::read().ok()? as u64,
+        })
+    }
+
+    pub(super) fn version() -> Option<&'static str> {
+        if !in_use() {
+            return None;
+        }
+        let v = tikv_jemalloc_ctl::version::read().ok()?;
+        Some(v.split('-').next().unwrap_or(v))
+    }
+}
+
+/// A `Name: <n> kB` line of a `/proc` file, in bytes.
+fn proc_kb(path: &str, name: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let line = text.lines().find_map(|l| l.strip_prefix(name))?;
+    let kb: u64 = line
+        .trim_start_matches(':')
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+/// Resident set size of the process in bytes (`VmRSS` of `/proc/self/status`), when known.
+pub fn rss() -> Option<u64> {
+    proc_kb("/proc/self/status", "VmRSS")
+}
+
+/// Physical memory of the machine in bytes (`MemTotal` of `/proc/meminfo`), or 0.
+pub fn total_system_memory() -> u64 {
+    proc_kb("/proc/meminfo", "MemTotal").unwrap_or(0)
+}
+
+/// CPU time used by the process so far: (system, user) in seconds, from `/proc/self/stat`
+/// (clock ticks of 1/100 s, the `USER_HZ` Linux reports there), when known.
+pub fn cpu_times() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces; the fields after its closing parenthesis are
+    // fixed: state is field 3, utime field 14, stime field 15.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((stime as f64 / 100.0, utime as f64 / 100.0))
+}
+
+/// Redis's `bytesToHuman`: `1.50M`-style figures for the `*_human` fields.
+pub fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    const UNITS: [(f64, &str); 6] = [
+        (1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0, "E"),
+        (1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0, "P"),
+        (1024.0 * 1024.0 * 1024.0 * 1024.0, "T"),
+        (1024.0 * 1024.0 * 1024.0, "G"),
+        (1024.0 * 1024.0, "M"),
+        (1024.0, "K"),
+    ];
+    if bytes < 1024 {
+        return format!("{bytes}B");
+    }
+    for (unit, suffix) in UNITS {
+        if b >= unit {
+            return format!("{:.2}{suffix}", b / unit);
+        }
+    }
+    format!("{bytes}B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes_follow_redis() {
+        assert_eq!(human(0), "0B");
+        assert_eq!(human(1023), "1023B");
+        assert_eq!(human(1024), "1.00K");
+        assert_eq!(human(1536 * 1024), "1.50M");
+        assert_eq!(human(3 << 30), "3.00G");
+    }
+
+    #[test]
+    fn proc_figures_are_read() {
+        assert!(rss().is_some_and(|r| r > 0));
+        assert!(cpu_times().is_some());
+        assert!(total_system_memory() > 0);
+    }
+}
