@@ -135,30 +135,38 @@ pub fn run_blocking(config: Config, ready: impl FnOnce(SocketAddr)) -> io::Resul
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let stop = signal();
         let server = Server::bind(config).await?;
         ready(server.local_addr()?);
-        server.run(signal()).await
+        server.run(stop).await
     })
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn signal() {
+/// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled, so a signal that arrives as soon as the server says it
+/// is ready still stops it gracefully.
+fn signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
+        let handlers = (
             signal(SignalKind::interrupt()),
             signal(SignalKind::terminate()),
-        ) else {
-            return std::future::pending().await;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
+        );
+        async move {
+            let (Ok(mut int), Ok(mut term)) = handlers else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
