@@ -570,3 +570,93 @@ async fn a_publish_sent_after_an_unsubscribe_does_not_reach_the_subscriber() {
     })
     .await;
 }
+
+/// A client library works against it: the `redis` crate's RESP2 PubSub and its RESP3
+/// connection with a push channel (which may run commands while subscribed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_crate_subscribes_over_resp2_and_resp3() {
+    let server = start(Config::default()).await;
+    let addr = server.addr;
+    within(async move {
+        let client = redis::Client::open(format!("redis://{addr}/")).expect("a URL");
+        let mut publisher = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connects");
+
+        // RESP2: the crate's blocking PubSub, on a thread of its own.
+        let (subscribed, ready) = tokio::sync::oneshot::channel();
+        let resp2 = tokio::task::spawn_blocking(move || {
+            let mut con = client.get_connection().expect("connects");
+            let mut pubsub = con.as_pubsub();
+            pubsub.subscribe("news").expect("subscribes");
+            pubsub.psubscribe("n*").expect("psubscribes");
+            subscribed.send(()).expect("the test waits");
+            (0..2)
+                .map(|_| {
+                    let msg = pubsub.get_message().expect("a message");
+                    let pattern: Option<String> = msg.get_pattern().ok();
+                    (
+                        msg.get_channel_name().to_owned(),
+                        pattern,
+                        msg.get_payload::<String>().expect("text"),
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
+        ready.await.expect("subscribed");
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg("news")
+            .arg("hello")
+            .query_async(&mut publisher)
+            .await
+            .expect("publishes");
+        assert_eq!(receivers, 2);
+        let mut got = resp2.await.expect("the thread ends");
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("news".to_owned(), None, "hello".to_owned()),
+                ("news".to_owned(), Some("n*".to_owned()), "hello".to_owned()),
+            ]
+        );
+
+        // RESP3: pushes arrive on the connection's push channel.
+        let client = redis::Client::open(format!("redis://{addr}/?protocol=resp3")).expect("a URL");
+        let (pushes, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let config = redis::AsyncConnectionConfig::new().set_push_sender(pushes);
+        let mut con = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .expect("connects");
+        con.subscribe("alerts").await.expect("subscribes");
+        let value: Option<String> = redis::cmd("GET")
+            .arg("missing")
+            .query_async(&mut con)
+            .await
+            .expect("runs while subscribed");
+        assert_eq!(value, None);
+        let receivers: i64 = redis::cmd("PUBLISH")
+            .arg("alerts")
+            .arg("fire")
+            .query_async(&mut publisher)
+            .await
+            .expect("publishes");
+        assert_eq!(receivers, 1);
+        loop {
+            let push = received.recv().await.expect("a push");
+            if push.kind == redis::PushKind::Message {
+                assert_eq!(
+                    push.data,
+                    vec![
+                        redis::Value::BulkString(b"alerts".to_vec()),
+                        redis::Value::BulkString(b"fire".to_vec())
+                    ]
+                );
+                break;
+            }
+        }
+    })
+    .await;
+}
