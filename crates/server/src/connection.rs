@@ -1,44 +1,70 @@
 //! One client connection: read, parse every complete request in the buffer, execute, write
 //! the replies in one batch (pipelining), and wait for more input, a pushed message, a kill or
 //! the idle timeout.
+//!
+//! The socket is shared (not split) so that publishers can see whether input is waiting for
+//! this client ([`ClientHandle::input_pending`], the pub/sub arrival-order fence); reads and
+//! writes go through the socket's readiness (`readable`/`try_read_buf`, `writable`/`try_write`).
 
 use crate::client::ClientHandle;
 use crate::cmd::{self, Session};
 use crate::shared::{ServerStats, Shared};
 use larder_protocol::{Limits, ProtocolError, Reply, Version, parse_command};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// The longest a `PUBLISH` waits for receivers to execute input that reached them first.
+const FENCE_LIMIT: Duration = Duration::from_millis(5);
+
+/// What [`process`] stopped at.
+#[derive(Debug)]
+enum Stop {
+    /// Everything complete was executed.
+    Done,
+    /// A protocol error: its reply is in `out`; close the connection.
+    ProtocolError,
+    /// A `PUBLISH` (its arguments) whose receivers have input waiting: wait for them, run
+    /// it, then call again for the rest.
+    Fence(Vec<Arc<ClientHandle>>, Vec<Vec<u8>>),
+}
+
 /// Serves one connection until it quits, errs, is killed, idles out or the server stops.
 pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHandle>) {
     let _ = stream.set_nodelay(true);
+    let stream = Arc::new(stream);
+    handle.attach(Arc::downgrade(&stream));
     let authenticated = shared.config.read().requirepass.is_empty();
     let mut session = Session::new(Arc::clone(&handle), authenticated);
-    let (mut reader, mut writer) = stream.into_split();
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut shutdown = shared.shutdown_signal();
     loop {
-        let protocol_error = process(&shared, &mut session, &mut input, &mut out);
+        if handle.is_killed() {
+            // CLIENT KILL, the output limit or shutdown: pending requests are not run.
+            break;
+        }
+        let stop = process(&shared, &mut session, &mut input, &mut out);
+        if let Stop::Fence(receivers, publish) = stop {
+            let deadline = tokio::time::Instant::now() + FENCE_LIMIT;
+            for receiver in &receivers {
+                handle.settled(receiver, deadline).await;
+            }
+            let args: Vec<&[u8]> = publish.iter().map(Vec::as_slice).collect();
+            run(&shared, &mut session, &mut out, &args);
+            continue;
+        }
+        handle.end_round();
         handle.drain_into(&mut out);
         if !out.is_empty() {
             ServerStats::add(&shared.stats.net_output_bytes, out.len() as u64);
-            let write = writer.write_all(&out);
-            tokio::pin!(write);
-            // A subscriber that stops reading blocks here; a kill (its outbox overflowing, CLIENT
-            // KILL, shutdown) must still end it.
-            let written = loop {
-                tokio::select! {
-                    r = &mut write => break r.is_ok(),
-                    () = handle.woken() => if handle.is_killed() { break false },
-                }
-            };
+            let written = write_all(&stream, &out, &handle).await;
             out.clear();
             if out.capacity() > 1 << 20 {
                 out.shrink_to(READ_CHUNK);
@@ -47,7 +73,11 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHan
                 break;
             }
         }
-        if protocol_error || session.close || handle.is_killed() || *shutdown.borrow() {
+        if matches!(stop, Stop::ProtocolError)
+            || session.close
+            || handle.is_killed()
+            || *shutdown.borrow()
+        {
             break;
         }
         let (query_limit, idle) = {
@@ -57,20 +87,31 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHan
         if input.len() as u64 > query_limit {
             break;
         }
-        if handle.outbox_size().1 > 0 {
+        if handle.has_pushes() {
             continue;
         }
         input.reserve(READ_CHUNK);
         let idle_limit =
             (idle > 0 && session.subscriptions() == 0).then(|| Duration::from_secs(idle));
         tokio::select! {
-            read = reader.read_buf(&mut input) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    ServerStats::add(&shared.stats.net_input_bytes, n as u64);
-                    handle
-                        .last_active_ms
-                        .store(handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+            ready = stream.readable() => {
+                if ready.is_err() {
+                    break;
+                }
+                // From here until the end of the round, publishers see this client as having
+                // input to execute.
+                handle.begin_round();
+                match read(&stream, &mut input) {
+                    Some(Ok(0)) => break,
+                    Some(Ok(n)) => {
+                        ServerStats::add(&shared.stats.net_input_bytes, n as u64);
+                        handle
+                            .last_active_ms
+                            .store(handle.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+                    }
+                    None => {}
+                    Some(Err(e)) if is_blocked(&e) => {}
+                    Some(Err(_)) => break,
                 }
             },
             () = handle.woken() => {}
@@ -78,6 +119,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHan
             () = idle_sleep(idle_limit) => break,
         }
     }
+    handle.end_round();
     shared.clients.unregister(handle.id);
     for channel in &session.channels {
         shared.pubsub.unsubscribe(channel, handle.id);
@@ -85,7 +127,66 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHan
     for pattern in &session.patterns {
         shared.pubsub.punsubscribe(pattern, handle.id);
     }
-    let _ = writer.shutdown().await;
+    // Dropping the last reference to the socket closes it.
+}
+
+/// Reads what the socket has into `input`'s spare room (`None` if the socket turned out not
+/// to be readable after all).
+///
+/// A read that does not fill the room drained the socket: its readiness is then forgotten
+/// without a second read that would only say so (as tokio's own `AsyncRead` does). The
+/// readiness forgotten is the one seen before the read, so input arriving during the read is
+/// not missed.
+fn read(stream: &TcpStream, input: &mut Vec<u8>) -> Option<io::Result<usize>> {
+    let spare = input.capacity() - input.len();
+    let mut result = None;
+    let _ = stream.try_io(Interest::READABLE, || {
+        let read = stream.try_read_buf(input);
+        let drained = matches!(read, Ok(n) if n > 0 && n < spare);
+        result = Some(read);
+        if drained {
+            Err(io::ErrorKind::WouldBlock.into())
+        } else {
+            Ok(())
+        }
+    });
+    result
+}
+
+/// Writes all of `buf`; `false` if the socket failed or the client was killed meanwhile (a
+/// subscriber that stops reading blocks here, and a kill — its outbox overflowing, CLIENT
+/// KILL, shutdown — must still end it). Messages arriving meanwhile wake this loop and stay
+/// queued until the write completes.
+async fn write_all(stream: &TcpStream, buf: &[u8], handle: &ClientHandle) -> bool {
+    let written = write_blocking_aware(stream, buf, handle).await;
+    handle.set_writing(0);
+    written
+}
+
+fn is_blocked(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::WouldBlock
+}
+
+async fn write_blocking_aware(stream: &TcpStream, mut buf: &[u8], handle: &ClientHandle) -> bool {
+    while !buf.is_empty() {
+        if handle.is_killed() {
+            return false;
+        }
+        match stream.try_write(buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(e) if is_blocked(&e) => {
+                // The peer is not reading: what is left counts towards the output limit, and
+                // publishers stop waiting for this client's input (it reads none meanwhile).
+                handle.set_writing(buf.len());
+                tokio::select! {
+                    ready = stream.writable() => if ready.is_err() { return false },
+                    () = handle.woken() => {}
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 async fn idle_sleep(limit: Option<Duration>) {
@@ -95,34 +196,59 @@ async fn idle_sleep(limit: Option<Duration>) {
     }
 }
 
-/// Executes every complete request in `input`, removing them; returns `true` on a protocol
-/// error (its reply is in `out` and the connection must close).
-fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mut Vec<u8>) -> bool {
+/// Whether `args` is a `PUBLISH` request the fence applies to.
+fn is_publish(args: &[&[u8]]) -> bool {
+    args.len() == 3 && args[0].eq_ignore_ascii_case(b"publish")
+}
+
+/// Executes one request, after the messages that reached this client before it (so that they
+/// go out before its reply).
+fn run(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[&[u8]]) {
+    if session.handle.has_pushes() {
+        session.handle.drain_into(out);
+    }
+    cmd::execute(shared, session, out, args);
+}
+
+/// Executes every complete request in `input`, removing them, until a protocol error (its
+/// reply is in `out` and the connection must close) or a `PUBLISH` that must wait at the
+/// arrival-order fence first (removed from `input` and returned).
+fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mut Vec<u8>) -> Stop {
     let limits = Limits {
         max_bulk_len: shared.config.read().proto_max_bulk_len,
         unauthenticated: !session.authenticated,
         ..Limits::default()
     };
     let mut consumed = 0;
-    let mut failed = false;
+    let mut stop = Stop::Done;
     while consumed < input.len() && !session.close {
         match parse_command(&mut input[consumed..], &limits) {
             Ok(Some((command, n))) => {
-                consumed += n;
-                if !command.is_empty() {
-                    cmd::execute(shared, session, out, command.args());
+                if command.is_empty() {
+                    consumed += n;
+                    continue;
                 }
+                consumed += n;
+                let args = command.args();
+                if is_publish(args) {
+                    let pending = shared.pubsub.pending_receivers(args[1], session.handle.id);
+                    if !pending.is_empty() {
+                        stop = Stop::Fence(pending, args.iter().map(|a| a.to_vec()).collect());
+                        break;
+                    }
+                }
+                run(shared, session, out, args);
             }
             Ok(None) => break,
             Err(error) => {
                 protocol_error(session.version, out, &error);
-                failed = true;
+                stop = Stop::ProtocolError;
                 break;
             }
         }
     }
     input.drain(..consumed);
-    failed
+    stop
 }
 
 fn protocol_error(version: Version, out: &mut Vec<u8>, error: &ProtocolError) {

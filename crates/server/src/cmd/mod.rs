@@ -222,6 +222,9 @@ pub struct Ctx<'a> {
     pub session: &'a mut Session,
     /// Where the reply goes.
     pub reply: Reply<'a>,
+    /// The end of the output that `CLIENT REPLY OFF`/`SKIP` must not silence: the pushes
+    /// ([`Ctx::pushing`]) this command wrote.
+    kept: usize,
 }
 
 /// Redis's error texts.
@@ -266,6 +269,26 @@ impl Ctx<'_> {
     pub fn insert_error(&mut self, _error: InsertError) {
         ServerStats::add(&self.shared.stats.oom_rejections, 1);
         self.error(err::OOM);
+    }
+
+    /// Whether `CLIENT REPLY` silences this command's reply.
+    fn silenced(&self) -> bool {
+        matches!(
+            self.session.reply_mode,
+            ReplyMode::Off | ReplyMode::SkipNext
+        )
+    }
+
+    /// Writes pushed output (pub/sub messages and subscription confirmations) with `write`.
+    /// As in Redis, `CLIENT REPLY OFF`/`SKIP` silence the command's reply but never its
+    /// pushes. A command writes its pushes before its reply: when the reply is silenced,
+    /// anything written before a push is dropped.
+    pub fn pushing(&mut self, write: impl FnOnce(&mut Reply<'_>)) {
+        if self.silenced() {
+            self.reply.out.truncate(self.kept);
+        }
+        write(&mut self.reply);
+        self.kept = self.reply.out.len();
     }
 
     /// `ERR wrong number of arguments for '<name>' command`.
@@ -323,11 +346,12 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         shared,
         session,
         reply: Reply { out, version },
+        kept: start,
     };
     ServerStats::add(&shared.stats.commands_processed, 1);
     let Some(spec) = spec else {
         ctx.error(&unknown_command(args));
-        return finish(ctx, start);
+        return finish(ctx);
     };
     let stats = shared.command_stats.get(spec.name);
     *ctx.session.handle.last_command.lock() = spec.name;
@@ -379,17 +403,17 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         .handle
         .db
         .store(ctx.session.db, Ordering::Relaxed);
-    finish(ctx, start)
+    finish(ctx)
 }
 
-/// Applies `CLIENT REPLY` to the reply just written.
-fn finish(ctx: Ctx<'_>, start: usize) {
+/// Applies `CLIENT REPLY` to the reply just written (pushes stay).
+fn finish(ctx: Ctx<'_>) {
     match ctx.session.reply_mode {
         ReplyMode::On => {}
-        ReplyMode::Off => ctx.reply.out.truncate(start),
+        ReplyMode::Off => ctx.reply.out.truncate(ctx.kept),
         ReplyMode::Skip => ctx.session.reply_mode = ReplyMode::SkipNext,
         ReplyMode::SkipNext => {
-            ctx.reply.out.truncate(start);
+            ctx.reply.out.truncate(ctx.kept);
             ctx.session.reply_mode = ReplyMode::On;
         }
     }
