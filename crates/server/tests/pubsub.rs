@@ -660,3 +660,49 @@ async fn the_redis_crate_subscribes_over_resp2_and_resp3() {
     })
     .await;
 }
+
+/// Clients that are each other's publishers and subscribers at once, pipelining: every
+/// message arrives, every PUBLISH counts its receiver, nobody stalls (the arrival-order
+/// fence never makes two clients wait for each other).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_publishing_to_each_other_all_get_through() {
+    const CLIENTS: usize = 4;
+    const ROUNDS: usize = 300;
+    let server = start(Config::default()).await;
+    within(async {
+        let mut clients = Vec::new();
+        for i in 0..CLIENTS {
+            let mut client = Client::connect(server.addr).await;
+            client.call_str(&["HELLO", "3"]).await;
+            client.call_str(&["SUBSCRIBE", &format!("c{i}")]).await;
+            clients.push(client);
+        }
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut client)| {
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    for round in 0..ROUNDS {
+                        let to = format!("c{}", (i + 1 + round % (CLIENTS - 1)) % CLIENTS);
+                        encode_command(&mut request, &[b"PUBLISH", to.as_bytes(), b"m"]);
+                    }
+                    client.send_raw(&request).await;
+                    let (mut replies, mut messages) = (0, 0);
+                    while replies < ROUNDS || messages < ROUNDS {
+                        match client.read().await {
+                            Frame::Integer(1) => replies += 1,
+                            Frame::Push(_) => messages += 1,
+                            other => panic!("unexpected {other:?}"),
+                        }
+                    }
+                    (replies, messages)
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("no panic"), (ROUNDS, ROUNDS));
+        }
+    })
+    .await;
+}
