@@ -706,3 +706,55 @@ async fn clients_publishing_to_each_other_all_get_through() {
     })
     .await;
 }
+
+/// A subscriber under a constant flood of messages still gets its UNSUBSCRIBE read and
+/// executed: input and pushed messages take turns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_subscriber_can_still_unsubscribe() {
+    let server = start(Config::default()).await;
+    within(async {
+        let mut sub = Client::connect(server.addr).await;
+        sub.call_str(&["SUBSCRIBE", "flood"]).await;
+        let mut publisher = Client::connect(server.addr).await;
+        let flood = tokio::spawn(async move {
+            let mut batch = Vec::new();
+            for _ in 0..100 {
+                encode_command(&mut batch, &[b"PUBLISH", b"flood", &[b'f'; 100]]);
+            }
+            // Publish until the subscriber is gone (a million messages at most).
+            for _ in 0..10_000 {
+                publisher.send_raw(&batch).await;
+                let mut last = Frame::Null;
+                for _ in 0..100 {
+                    last = publisher.read().await;
+                }
+                if last == Frame::Integer(0) {
+                    return true;
+                }
+            }
+            false
+        });
+        for _ in 0..1000 {
+            assert!(matches!(sub.read().await, Frame::Array(_)));
+        }
+        sub.send(&[b"UNSUBSCRIBE", b"flood"]).await;
+        loop {
+            match sub.read().await {
+                Frame::Array(parts) if parts[0] == bulk("message") => {}
+                Frame::Array(parts) => {
+                    assert_eq!(
+                        parts,
+                        vec![bulk("unsubscribe"), bulk("flood"), Frame::Integer(0)]
+                    );
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            flood.await.expect("no panic"),
+            "the subscriber was never unsubscribed"
+        );
+    })
+    .await;
+}
