@@ -206,9 +206,11 @@ impl ClientHandle {
         self.busy.store(true, Ordering::SeqCst);
     }
 
-    /// The connection executed everything it had read.
+    /// The connection executed everything it had read (a no-op when it had read nothing).
     pub fn end_round(&self) {
-        self.busy.store(false, Ordering::SeqCst);
+        if !self.busy.swap(false, Ordering::SeqCst) {
+            return;
+        }
         self.rounds.fetch_add(1, Ordering::SeqCst);
         // Sequentially consistent with `settled`: either it sees this round's end, or this
         // sees it watching.

@@ -87,9 +87,10 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHan
         if input.len() as u64 > query_limit {
             break;
         }
-        if handle.has_pushes() {
-            continue;
-        }
+        // Messages queued meanwhile (their wake-up may have been spent during the write) make
+        // the `select!` below ready at once; input and messages take turns there, so a flood
+        // of messages cannot keep a subscriber from reading its UNSUBSCRIBE.
+        let pushes = handle.has_pushes();
         input.reserve(READ_CHUNK);
         let idle_limit =
             (idle > 0 && session.subscriptions() == 0).then(|| Duration::from_secs(idle));
@@ -115,6 +116,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHan
                 }
             },
             () = handle.woken() => {}
+            () = std::future::ready(()), if pushes => {}
             _ = shutdown.changed() => {}
             () = idle_sleep(idle_limit) => break,
         }

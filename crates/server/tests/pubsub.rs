@@ -660,3 +660,101 @@ async fn the_redis_crate_subscribes_over_resp2_and_resp3() {
     })
     .await;
 }
+
+/// Clients that are each other's publishers and subscribers at once, pipelining: every
+/// message arrives, every PUBLISH counts its receiver, nobody stalls (the arrival-order
+/// fence never makes two clients wait for each other).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_publishing_to_each_other_all_get_through() {
+    const CLIENTS: usize = 4;
+    const ROUNDS: usize = 300;
+    let server = start(Config::default()).await;
+    within(async {
+        let mut clients = Vec::new();
+        for i in 0..CLIENTS {
+            let mut client = Client::connect(server.addr).await;
+            client.call_str(&["HELLO", "3"]).await;
+            client.call_str(&["SUBSCRIBE", &format!("c{i}")]).await;
+            clients.push(client);
+        }
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut client)| {
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    for round in 0..ROUNDS {
+                        let to = format!("c{}", (i + 1 + round % (CLIENTS - 1)) % CLIENTS);
+                        encode_command(&mut request, &[b"PUBLISH", to.as_bytes(), b"m"]);
+                    }
+                    client.send_raw(&request).await;
+                    let (mut replies, mut messages) = (0, 0);
+                    while replies < ROUNDS || messages < ROUNDS {
+                        match client.read().await {
+                            Frame::Integer(1) => replies += 1,
+                            Frame::Push(_) => messages += 1,
+                            other => panic!("unexpected {other:?}"),
+                        }
+                    }
+                    (replies, messages)
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("no panic"), (ROUNDS, ROUNDS));
+        }
+    })
+    .await;
+}
+
+/// A subscriber under a constant flood of messages still gets its UNSUBSCRIBE read and
+/// executed: input and pushed messages take turns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_subscriber_can_still_unsubscribe() {
+    let server = start(Config::default()).await;
+    within(async {
+        let mut sub = Client::connect(server.addr).await;
+        sub.call_str(&["SUBSCRIBE", "flood"]).await;
+        let mut publisher = Client::connect(server.addr).await;
+        let flood = tokio::spawn(async move {
+            let mut batch = Vec::new();
+            for _ in 0..100 {
+                encode_command(&mut batch, &[b"PUBLISH", b"flood", &[b'f'; 100]]);
+            }
+            // Publish until the subscriber is gone (a million messages at most).
+            for _ in 0..10_000 {
+                publisher.send_raw(&batch).await;
+                let mut last = Frame::Null;
+                for _ in 0..100 {
+                    last = publisher.read().await;
+                }
+                if last == Frame::Integer(0) {
+                    return true;
+                }
+            }
+            false
+        });
+        for _ in 0..1000 {
+            assert!(matches!(sub.read().await, Frame::Array(_)));
+        }
+        sub.send(&[b"UNSUBSCRIBE", b"flood"]).await;
+        loop {
+            match sub.read().await {
+                Frame::Array(parts) if parts[0] == bulk("message") => {}
+                Frame::Array(parts) => {
+                    assert_eq!(
+                        parts,
+                        vec![bulk("unsubscribe"), bulk("flood"), Frame::Integer(0)]
+                    );
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(
+            flood.await.expect("no panic"),
+            "the subscriber was never unsubscribed"
+        );
+    })
+    .await;
+}
