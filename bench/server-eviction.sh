@@ -5,6 +5,7 @@
 #
 #   bench/server-eviction.sh                               # 1,000,000 GETs per run
 #   GETS=300000 RATE=10000 bench/server-eviction.sh        # quick
+#   RENDER_ONLY=1 bench/server-eviction.sh                 # re-print the report from the last run
 #
 # Workload: Zipf (ALPHA, default 0.99) over KEYS (100,000) keys of 16 bytes, GETS GETs paced at
 # RATE per second, a SET of a VALUE_SIZE-byte (200) value on every miss (cache-aside); hit
@@ -36,11 +37,6 @@ client() { "$examples/eviction_quality" "$@" --keys "$keys" --value-size "$value
 
 need redis-server redis-cli python3
 build eviction_quality
-rm -rf "$runs"
-mkdir -p "$logs"
-machine >"$runs/machine.txt"
-echo "KEYS=$keys GETS=$gets ALPHA=$alpha VALUE_SIZE=$value_size RATE=$rate SHARE=$share" \
-    >>"$runs/machine.txt"
 
 # start SERVER MAXMEMORY POLICY — sets server_pid and port.
 start() {
@@ -73,40 +69,60 @@ x1, x2, r1, r2, target = $x1, $x2, $r1, $r2, $keys * $share
 print(int(x1 + (target - r1) * (x2 - x1) / (r2 - r1)))")
 }
 
-echo "calibrating maxmemory for a $share share of $keys keys" >&2
-: >"$runs/calibration.txt"
-: >"$runs/maxmemory.txt"
-calibrate redis
-redis_mem=$calibrated
-calibrate larder
-larder_mem=$calibrated
-for spec in "redis $redis_mem" "larder $larder_mem" "larder-at-redis $redis_mem"; do
-    read -r name mem <<<"$spec"
-    resident "${name%%-*}" "$mem"
-    echo "$name $mem $held" >>"$runs/maxmemory.txt"
-    echo "$name: maxmemory $mem holds $held keys" >>"$runs/calibration.txt"
-done
+if [[ -z "${RENDER_ONLY:-}" ]]; then
+    rm -rf "$runs"
+    mkdir -p "$logs"
+    machine >"$runs/machine.txt"
+    echo "KEYS=$keys GETS=$gets ALPHA=$alpha VALUE_SIZE=$value_size RATE=$rate SHARE=$share" \
+        >>"$runs/machine.txt"
 
-: >"$runs/results.txt"
-# A B A B: the servers alternate, one run at a time.
-for spec in \
-    "redis $redis_mem allkeys-lru share" \
-    "larder $larder_mem allkeys-larder share" \
-    "redis $redis_mem allkeys-lfu share" \
-    "larder $larder_mem allkeys-lru share" \
-    "larder $larder_mem allkeys-lfu share" \
-    "larder $redis_mem allkeys-larder bytes" \
-    "larder $redis_mem allkeys-lru bytes" \
-    "larder $redis_mem allkeys-lfu bytes"; do
-    read -r server mem policy kind <<<"$spec"
-    if [[ -n "${ONLY_SHARE:-}" && $kind == bytes ]]; then continue; fi
-    echo "$server $policy at maxmemory $mem ($kind)" >&2
-    start "$server" "$mem" "$policy"
-    line=$(client run --port "$port" --gets "$gets" --alpha "$alpha" --rate "$rate")
-    echo "$server $policy $kind $mem rss=$(rss "$server_pid") used_memory=$(used_memory "$port") $line" \
-        >>"$runs/results.txt"
-    stop_server "$server_pid"
-done
+    echo "calibrating maxmemory for a $share share of $keys keys" >&2
+    : >"$runs/calibration.txt"
+    : >"$runs/maxmemory.txt"
+    calibrate redis
+    redis_mem=$calibrated
+    calibrate larder
+    larder_mem=$calibrated
+    for spec in "redis $redis_mem" "larder $larder_mem" "larder-at-redis $redis_mem"; do
+        read -r name mem <<<"$spec"
+        resident "${name%%-*}" "$mem"
+        echo "$name $mem $held" >>"$runs/maxmemory.txt"
+        echo "$name: maxmemory $mem holds $held keys" >>"$runs/calibration.txt"
+    done
+
+    : >"$runs/results.txt"
+    # A B A B: the servers alternate, one run at a time.
+    for spec in \
+        "redis $redis_mem allkeys-lru share" \
+        "larder $larder_mem allkeys-larder share" \
+        "redis $redis_mem allkeys-lfu share" \
+        "larder $larder_mem allkeys-lru share" \
+        "larder $larder_mem allkeys-lfu share" \
+        "larder $redis_mem allkeys-larder bytes" \
+        "larder $redis_mem allkeys-lru bytes" \
+        "larder $redis_mem allkeys-lfu bytes"; do
+        read -r server mem policy kind <<<"$spec"
+        if [[ -n "${ONLY_SHARE:-}" && $kind == bytes ]]; then continue; fi
+        echo "$server $policy at maxmemory $mem ($kind)" >&2
+        start "$server" "$mem" "$policy"
+        idle=$(rss "$server_pid")
+        line=$(client run --port "$port" --gets "$gets" --alpha "$alpha" --rate "$rate")
+        echo "$server $policy $kind $mem idle_rss=$idle rss=$(rss "$server_pid") used_memory=$(used_memory "$port") $line" \
+            >>"$runs/results.txt"
+        stop_server "$server_pid"
+    done
+fi
+
+# The same request sequence through the engine's policies offline (one unsharded cache at the
+# key counts the servers held, Belady's optimum beside): what the policies can do without the
+# server's sharding, timing or byte accounting.
+if [[ -z "${SKIP_SIM:-}" && ! -s "$runs/sim.txt" ]]; then
+    "$examples/eviction_quality" trace --keys "$keys" --gets "$gets" --alpha "$alpha" >"$runs/zipf.csv"
+    sizes=$(awk '{ print $3 }' "$runs/maxmemory.txt" | sort -un | paste -sd,)
+    "$larder_bin" sim --trace "$runs/zipf.csv" --trace-format csv --size "$sizes" --policy all \
+        --quiet >"$runs/sim.txt"
+    rm -f "$runs/zipf.csv"
+fi
 
 python3 - "$runs" "$keys" "$alpha" <<'PY'
 import os, sys
@@ -123,8 +139,8 @@ total = sum(weights)
 def top(k):
     """Hit ratio of a cache that always holds the k most popular keys (ideal static LFU)."""
     return sum(weights[:k]) / total
-print("| server | policy | memory | maxmemory B | keys held | hit ratio | 2nd half | top-k bound | GETs/s |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+print("| server | policy | memory | maxmemory B | keys held | hit ratio | 2nd half | top-k bound | RSS − idle MiB | GETs/s |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
 for line in open(os.path.join(root, "results.txt")):
     parts = line.split()
     server, policy, kind, mem = parts[:4]
@@ -133,7 +149,9 @@ for line in open(os.path.join(root, "results.txt")):
     k = held.get(name, (0, 0))[1]
     label = "equal share" if kind == "share" else "equal bytes"
     print(f"| {server} | {policy} | {label} | {int(mem):,} | {k:,} | **{float(f['hit_ratio']):.4f}** "
-          f"| {float(f['hit_ratio_2nd_half']):.4f} | {top(k):.4f} | {float(f['rate']):,.0f} |")
+          f"| {float(f['hit_ratio_2nd_half']):.4f} | {top(k):.4f} "
+          f"| {(int(f['rss']) - int(f['idle_rss'])) / 2**20 if 'idle_rss' in f else float('nan'):.1f} "
+          f"| {float(f['rate']):,.0f} |")
 print()
 for line in open(os.path.join(root, "results.txt")):
     parts = line.split()
@@ -141,4 +159,12 @@ for line in open(os.path.join(root, "results.txt")):
         f = dict(p.split("=", 1) for p in parts[4:] if "=" in p)
         x = float(f["hit_ratio"])
         print(f"* larder default policy ≥ 0.80 at equal share: {x:.4f} — {'met' if x >= 0.80 else 'NOT met'}")
+sim = os.path.join(root, "sim.txt")
+if os.path.exists(sim):
+    print()
+    print("The same sequence replayed offline by `larder sim` (one unsharded cache of that many keys):")
+    print()
+    print("```text")
+    print(open(sim).read().rstrip())
+    print("```")
 PY

@@ -158,6 +158,11 @@ rss() {
     awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"
 }
 
+# cpu_ticks PID — user + system CPU time the process has used, in clock ticks (getconf CLK_TCK).
+cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 # used_memory PORT — INFO memory's used_memory, or empty when the server has no INFO.
 used_memory() {
     redis-cli -p "$1" info memory 2>/dev/null | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'

@@ -4,6 +4,7 @@
 #
 #   bench/server-memory.sh                 # 1,000,000 keys, 3 rounds (a fresh server each)
 #   KEYS=200000 ROUNDS=1 bench/server-memory.sh
+#   RENDER_ONLY=1 bench/server-memory.sh   # re-print the report from the last run
 #
 # Each server starts empty (no persistence, no maxmemory); its RSS (VmRSS of /proc/PID/status)
 # and, where it answers INFO, used_memory are read, then crates/server/examples/load_keys.rs
@@ -22,44 +23,47 @@ value_size=32
 runs="$target/server-bench/memory"
 logs="$runs/logs"
 
-need redis-server redis-cli python3
-servers="redis larder"
-if command -v memcached >/dev/null 2>&1; then
-    servers="$servers memcached"
-else
-    echo "memcached not installed (apt-get install -y memcached): measuring redis and larder only" >&2
-fi
-build load_keys
-rm -rf "$runs"
-mkdir -p "$logs"
-machine >"$runs/machine.txt"
-: >"$runs/results.txt"
+if [[ -z "${RENDER_ONLY:-}" ]]; then
+    need redis-server redis-cli python3
+    servers="redis larder"
+    if command -v memcached >/dev/null 2>&1; then
+        servers="$servers memcached"
+    else
+        echo "memcached not installed (apt-get install -y memcached): measuring redis and larder only" >&2
+    fi
+    build load_keys
+    rm -rf "$runs"
+    mkdir -p "$logs"
+    machine >"$runs/machine.txt"
+    echo "$keys" >"$runs/keys"
+    : >"$runs/results.txt"
 
-for round in $(seq 1 "$rounds"); do
-    for server in $servers; do
-        case $server in
-            redis) start_redis "" ; port=$redis_port protocol=resp ;;
-            larder) start_larder "" ; port=$larder_port protocol=resp ;;
-            # Memory limit well above the data; one worker thread.
-            memcached) start_memcached "" -m 4096 -t 1 ; port=$memcached_port protocol=memcache ;;
-        esac
-        sleep 1
-        rss0=$(rss "$server_pid")
-        used0=""
-        [[ $protocol == resp ]] && used0=$(used_memory "$port")
-        echo "round $round/$rounds: $server" >&2
-        "$examples/load_keys" --port "$port" --protocol "$protocol" --keys "$keys" \
-            --key-size $key_size --value-size $value_size 2>>"$logs/load.txt"
-        sleep 1
-        rss1=$(rss "$server_pid")
-        used1=""
-        [[ $protocol == resp ]] && used1=$(used_memory "$port")
-        echo "$round $server $rss0 $rss1 ${used0:--} ${used1:--}" >>"$runs/results.txt"
-        stop_server "$server_pid"
+    for round in $(seq 1 "$rounds"); do
+        for server in $servers; do
+            case $server in
+                redis) start_redis "" ; port=$redis_port protocol=resp ;;
+                larder) start_larder "" ; port=$larder_port protocol=resp ;;
+                # Memory limit well above the data; one worker thread.
+                memcached) start_memcached "" -m 4096 -t 1 ; port=$memcached_port protocol=memcache ;;
+            esac
+            sleep 1
+            rss0=$(rss "$server_pid")
+            used0=""
+            [[ $protocol == resp ]] && used0=$(used_memory "$port")
+            echo "round $round/$rounds: $server" >&2
+            "$examples/load_keys" --port "$port" --protocol "$protocol" --keys "$keys" \
+                --key-size $key_size --value-size $value_size 2>>"$logs/load.txt"
+            sleep 1
+            rss1=$(rss "$server_pid")
+            used1=""
+            [[ $protocol == resp ]] && used1=$(used_memory "$port")
+            echo "$round $server $rss0 $rss1 ${used0:--} ${used1:--}" >>"$runs/results.txt"
+            stop_server "$server_pid"
+        done
     done
-done
+fi
 
-python3 - "$runs" "$keys" <<'PY'
+python3 - "$runs" "$(cat "$runs/keys")" <<'PY'
 import os, statistics, sys
 
 root, keys = sys.argv[1], int(sys.argv[2])

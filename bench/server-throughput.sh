@@ -16,7 +16,10 @@
 # Both servers run side by side for a whole mode; each round runs redis then larder for each
 # pipeline depth (A B A B ...), so a burst of load from other processes hits one round rather
 # than one server. Figures are medians over the rounds; a ratio is the median of the per-round
-# ratios larder ÷ redis. Raw CSVs stay in $CARGO_TARGET_DIR/server-bench/throughput/.
+# ratios larder ÷ redis. Beside throughput, the script reads each server's CPU time
+# (/proc/PID/stat utime + stime) around each redis-benchmark run: CPU µs per request (SET and
+# GET together) depends much less on other processes' load than requests per second do.
+# Raw CSVs stay in $CARGO_TARGET_DIR/server-bench/throughput/.
 set -euo pipefail
 source "$(dirname "$0")/server-lib.sh"
 
@@ -34,6 +37,8 @@ if [[ -z "${RENDER_ONLY:-}" ]]; then
     mkdir -p "$logs"
     machine >"$runs/machine.txt"
     echo "N=$n ROUNDS=$rounds PIPELINES=$pipelines MODES=$modes" >>"$runs/machine.txt"
+    getconf CLK_TCK >"$runs/clk_tck"
+    echo "$n" >"$runs/n"
     for mode in $modes; do
         case "$mode" in
             pinned) server_cpus=0 client_cpus=1 larder_args=(--threads 1) ;;
@@ -47,12 +52,14 @@ if [[ -z "${RENDER_ONLY:-}" ]]; then
         for round in $(seq 1 "$rounds"); do
             for p in $pipelines; do
                 for server in redis larder; do
-                    port=$redis_port
-                    [[ $server == larder ]] && port=$larder_port
+                    port=$redis_port pid=$redis_pid
+                    [[ $server == larder ]] && port=$larder_port pid=$larder_pid
                     echo "$mode round $round/$rounds: -P $p $server" >&2
+                    ticks=$(cpu_ticks "$pid")
                     pinned "$client_cpus" redis-benchmark -p "$port" -t set,get -r 1000000 \
                         -d 32 -c 50 -n "$n" -P "$p" --csv \
                         >"$runs/$mode-P$p-$server-r$round.csv" 2>>"$logs/benchmark.err"
+                    echo $(($(cpu_ticks "$pid") - ticks)) >"$runs/$mode-P$p-$server-r$round.ticks"
                 done
             done
         done
@@ -67,6 +74,7 @@ python3 - "$runs" <<'PY'
 import csv, glob, os, re, statistics, sys
 
 root = sys.argv[1]
+n = int(open(os.path.join(root, "n")).read())
 rows = {}  # (mode, p, server, round, test) -> dict
 for path in glob.glob(os.path.join(root, "*.csv")):
     m = re.match(r"(\w+)-P(\d+)-(\w+)-r(\d+)\.csv", os.path.basename(path))
@@ -111,6 +119,26 @@ for mode in modes:
                 if goal is not None:
                     verdicts.append((p, test, med(ratios), goal, med(p99r)))
 print()
+clk = int(open(os.path.join(root, "clk_tck")).read()) if os.path.exists(os.path.join(root, "clk_tck")) else 100
+ticks = {}
+for path in glob.glob(os.path.join(root, "*.ticks")):
+    m = re.match(r"(\w+)-P(\d+)-(\w+)-r(\d+)\.ticks", os.path.basename(path))
+    ticks[(m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))] = int(open(path).read())
+if ticks:
+    print("Server CPU time per request (user + system, SET and GET together; µs):")
+    print()
+    print("| mode | -P | redis | larder | larder ÷ redis (range) |")
+    print("|---|---:|---:|---:|---:|")
+    for mode in modes:
+        for p in sorted({k[1] for k in ticks if k[0] == mode}):
+            rounds = sorted({k[3] for k in ticks if k[0] == mode and k[1] == p})
+            us = lambda s, r: ticks[(mode, p, s, r)] * 1e6 / clk / (2 * n)
+            pairs = [(us("redis", r), us("larder", r)) for r in rounds
+                     if (mode, p, "redis", r) in ticks and (mode, p, "larder", r) in ticks]
+            ratios = [b / a for a, b in pairs if a > 0]
+            print(f"| {mode} | {p} | {med([a for a, _ in pairs]):.2f} | {med([b for _, b in pairs]):.2f} "
+                  f"| {med(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) |")
+    print()
 for p, test, x, goal, p99 in verdicts:
     tv = "met" if x >= goal else "NOT met"
     lv = "met" if p99 <= 1.0 else "NOT met"

@@ -5,6 +5,7 @@
 //! eviction_quality run --port P [--keys 100000] [--alpha 0.99] [--gets 1000000]
 //!                      [--key-size 16] [--value-size 200] [--rate 10000] [--seed 42]
 //! eviction_quality fill-count --port P [--keys 100000] [--key-size 16] [--value-size 200]
+//! eviction_quality trace [--keys 100000] [--alpha 0.99] [--gets 1000000] [--seed 42]
 //! ```
 //!
 //! `run` draws `gets` keys from a Zipf distribution (exponent `alpha`) over `keys` keys (rank
@@ -17,10 +18,15 @@
 //! `fill-count` loads every key once (pipelined), then `GET`s every key (pipelined) and prints
 //! `resident=N`: how many keys the server's `maxmemory` holds with this value size. The
 //! benchmark script uses it to size `maxmemory` for each server.
+//!
+//! `trace` prints the key indices `run` would request, one per line: a CSV trace for
+//! `larder sim --trace FILE.csv`, which replays the same sequence through the engine's policies
+//! offline (one unsharded cache, beside Belady's optimum).
 
 mod common;
 
 use common::{Conn, Flags, Reply, Result, Rng, key, value};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -66,6 +72,17 @@ fn run() -> Result<()> {
     let value_size: usize = flags.get("value-size", 200)?;
     if keys == 0 {
         return Err("--keys must be at least 1".into());
+    }
+    if mode == "trace" {
+        let zipf = Zipf::new(keys, flags.get("alpha", 0.99)?);
+        let mut rng = Rng::new(flags.get("seed", 42)?);
+        let gets: u64 = flags.get("gets", 1_000_000)?;
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        for _ in 0..gets {
+            writeln!(out, "{}", zipf.sample(&mut rng))?;
+        }
+        out.flush()?;
+        return Ok(());
     }
     let mut conn = Conn::connect(port)?;
     let data = value(value_size);
@@ -141,7 +158,9 @@ fn run() -> Result<()> {
                 gets as f64 / secs,
             );
         }
-        other => return Err(format!("unknown mode '{other}' (run or fill-count)").into()),
+        other => {
+            return Err(format!("unknown mode '{other}' (run, fill-count or trace)").into());
+        }
     }
     Ok(())
 }
