@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Eviction quality at equal memory: one client (crates/server/examples/eviction_quality.rs)
+# replays the same Zipf request sequence against `larder serve` and redis-server under
+# maxmemory, for Larder's default policy (allkeys-larder), allkeys-lru and allkeys-lfu.
+#
+#   bench/server-eviction.sh                               # 1,000,000 GETs per run
+#   GETS=300000 RATE=10000 bench/server-eviction.sh        # quick
+#   RENDER_ONLY=1 bench/server-eviction.sh                 # re-print the report from the last run
+#
+# Workload: Zipf (ALPHA, default 0.99) over KEYS (100,000) keys of 16 bytes, GETS GETs paced at
+# RATE per second, a SET of a VALUE_SIZE-byte (200) value on every miss (cache-aside); hit
+# ratio = hits / GETs, from a cold start. The seed is fixed, so every run sends the same keys.
+#
+# Equal memory. maxmemory does not mean the same thing on the two servers: Redis compares it
+# with used_memory (its allocator's count, ~0.9 MB of startup overhead included), Larder with
+# its engine's byte budget (key + value + a fixed per-entry charge). So the script measures,
+# on each server, what a maxmemory buys: it fills a fresh server (allkeys-lru) with every key
+# once and counts the keys still there (`eviction_quality fill-count`), at two maxmemory
+# values, and solves the straight line for the maxmemory that holds SHARE (12 %) of the keys.
+#   * equal share (the headline): each server gets the maxmemory at which it holds ≈ 12 % of
+#     the data set given its own per-key costs — this compares policies, not layouts;
+#   * equal bytes: Larder also runs with Redis's maxmemory, byte for byte, and holds what its
+#     accounting lets it hold (server-memory.sh measures the real bytes per key separately).
+# Raw output stays in $CARGO_TARGET_DIR/server-bench/eviction/.
+set -euo pipefail
+source "$(dirname "$0")/server-lib.sh"
+
+keys="${KEYS:-100000}"
+gets="${GETS:-1000000}"
+alpha="${ALPHA:-0.99}"
+value_size="${VALUE_SIZE:-200}"
+rate="${RATE:-10000}"
+share="${SHARE:-0.12}"
+runs="$target/server-bench/eviction"
+logs="$runs/logs"
+client() { "$examples/eviction_quality" "$@" --keys "$keys" --value-size "$value_size"; }
+
+need redis-server redis-cli python3
+build eviction_quality
+
+# start SERVER MAXMEMORY POLICY — sets server_pid and port.
+start() {
+    case $1 in
+        redis) start_redis "" --maxmemory "$2" --maxmemory-policy "$3"; port=$redis_port ;;
+        larder) start_larder "" --maxmemory "$2" --maxmemory-policy "$3"; port=$larder_port ;;
+    esac
+}
+
+# resident SERVER MAXMEMORY — sets held: keys still there after loading every key once.
+resident() {
+    start "$1" "$2" allkeys-lru
+    held=$(client fill-count --port "$port" | sed -n 's/^resident=//p')
+    stop_server "$server_pid"
+}
+
+# calibrate SERVER — sets calibrated: the maxmemory at which SERVER holds SHARE of the keys.
+calibrate() {
+    local server=$1 x1 x2 r1 r2
+    # Two points around the target, from a rough guess of 150 B of overhead per key.
+    x1=$(python3 -c "print(int($keys * $share * 0.7 * (16 + $value_size + 150)))")
+    x2=$(python3 -c "print(int($keys * $share * 1.4 * (16 + $value_size + 150)))")
+    resident "$server" "$x1"
+    r1=$held
+    resident "$server" "$x2"
+    r2=$held
+    echo "$server calibration: maxmemory $x1 holds $r1 keys, $x2 holds $r2" >>"$runs/calibration.txt"
+    calibrated=$(python3 -c "
+x1, x2, r1, r2, target = $x1, $x2, $r1, $r2, $keys * $share
+print(int(x1 + (target - r1) * (x2 - x1) / (r2 - r1)))")
+}
+
+if [[ -z "${RENDER_ONLY:-}" ]]; then
+    rm -rf "$runs"
+    mkdir -p "$logs"
+    machine >"$runs/machine.txt"
+    echo "KEYS=$keys GETS=$gets ALPHA=$alpha VALUE_SIZE=$value_size RATE=$rate SHARE=$share" \
+        >>"$runs/machine.txt"
+
+    echo "calibrating maxmemory for a $share share of $keys keys" >&2
+    : >"$runs/calibration.txt"
+    : >"$runs/maxmemory.txt"
+    calibrate redis
+    redis_mem=$calibrated
+    calibrate larder
+    larder_mem=$calibrated
+    for spec in "redis $redis_mem" "larder $larder_mem" "larder-at-redis $redis_mem"; do
+        read -r name mem <<<"$spec"
+        resident "${name%%-*}" "$mem"
+        echo "$name $mem $held" >>"$runs/maxmemory.txt"
+        echo "$name: maxmemory $mem holds $held keys" >>"$runs/calibration.txt"
+    done
+
+    : >"$runs/results.txt"
+    # A B A B: the servers alternate, one run at a time.
+    for spec in \
+        "redis $redis_mem allkeys-lru share" \
+        "larder $larder_mem allkeys-larder share" \
+        "redis $redis_mem allkeys-lfu share" \
+        "larder $larder_mem allkeys-lru share" \
+        "larder $larder_mem allkeys-lfu share" \
+        "larder $redis_mem allkeys-larder bytes" \
+        "larder $redis_mem allkeys-lru bytes" \
+        "larder $redis_mem allkeys-lfu bytes"; do
+        read -r server mem policy kind <<<"$spec"
+        if [[ -n "${ONLY_SHARE:-}" && $kind == bytes ]]; then continue; fi
+        echo "$server $policy at maxmemory $mem ($kind)" >&2
+        start "$server" "$mem" "$policy"
+        idle=$(rss "$server_pid")
+        line=$(client run --port "$port" --gets "$gets" --alpha "$alpha" --rate "$rate")
+        echo "$server $policy $kind $mem idle_rss=$idle rss=$(rss "$server_pid") used_memory=$(used_memory "$port") $line" \
+            >>"$runs/results.txt"
+        stop_server "$server_pid"
+    done
+fi
+
+# The same request sequence through the engine's policies offline (one unsharded cache at the
+# key counts the servers held, Belady's optimum beside): what the policies can do without the
+# server's sharding, timing or byte accounting.
+if [[ -z "${SKIP_SIM:-}" && ! -s "$runs/sim.txt" ]]; then
+    "$examples/eviction_quality" trace --keys "$keys" --gets "$gets" --alpha "$alpha" >"$runs/zipf.csv"
+    sizes=$(awk '{ print $3 }' "$runs/maxmemory.txt" | sort -un | paste -sd,)
+    "$larder_bin" sim --trace "$runs/zipf.csv" --trace-format csv --size "$sizes" --policy all \
+        --quiet >"$runs/sim.txt"
+    rm -f "$runs/zipf.csv"
+fi
+
+python3 - "$runs" "$keys" "$alpha" <<'PY'
+import os, sys
+
+root, keys, alpha = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+print(open(os.path.join(root, "machine.txt")).read().strip().replace("\n", "  \n"))
+print()
+held = {}
+for line in open(os.path.join(root, "maxmemory.txt")):
+    name, mem, n = line.split()
+    held[name] = (int(mem), int(n))
+weights = [1 / (r ** alpha) for r in range(1, keys + 1)]
+total = sum(weights)
+def top(k):
+    """Hit ratio of a cache that always holds the k most popular keys (ideal static LFU)."""
+    return sum(weights[:k]) / total
+print("| server | policy | memory | maxmemory B | keys held | hit ratio | 2nd half | top-k bound | RSS − idle MiB | GETs/s |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+for line in open(os.path.join(root, "results.txt")):
+    parts = line.split()
+    server, policy, kind, mem = parts[:4]
+    f = dict(p.split("=", 1) for p in parts[4:] if "=" in p)
+    name = server if kind == "share" else f"{server}-at-redis"
+    k = held.get(name, (0, 0))[1]
+    label = "equal share" if kind == "share" else "equal bytes"
+    print(f"| {server} | {policy} | {label} | {int(mem):,} | {k:,} | **{float(f['hit_ratio']):.4f}** "
+          f"| {float(f['hit_ratio_2nd_half']):.4f} | {top(k):.4f} "
+          f"| {(int(f['rss']) - int(f['idle_rss'])) / 2**20 if 'idle_rss' in f else float('nan'):.1f} "
+          f"| {float(f['rate']):,.0f} |")
+print()
+for line in open(os.path.join(root, "results.txt")):
+    parts = line.split()
+    if parts[0] == "larder" and parts[1] == "allkeys-larder" and parts[2] == "share":
+        f = dict(p.split("=", 1) for p in parts[4:] if "=" in p)
+        x = float(f["hit_ratio"])
+        print(f"* larder default policy ≥ 0.80 at equal share: {x:.4f} — {'met' if x >= 0.80 else 'NOT met'}")
+sim = os.path.join(root, "sim.txt")
+if os.path.exists(sim):
+    print()
+    print("The same sequence replayed offline by `larder sim` (one unsharded cache of that many keys):")
+    print()
+    print("```text")
+    print(open(sim).read().rstrip())
+    print("```")
+PY

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Throughput and latency of `larder serve` against redis-server 7.0.15, measured in the same
+# run with redis-benchmark, as one markdown report on stdout.
+#
+#   bench/server-throughput.sh                  # full: -n 2000000, 3 rounds, both modes
+#   N=300000 ROUNDS=3 bench/server-throughput.sh   # quick
+#   MODES=pinned PIPELINES=16 bench/server-throughput.sh
+#   RENDER_ONLY=1 bench/server-throughput.sh    # re-print the report from the last run
+#
+# Workload (issue 4): redis-benchmark -t set,get -r 1000000 -d 32 -c 50 -n N -P {1,16} --csv.
+# Modes:
+#   pinned — each server on core 0 (taskset -c 0; larder with --threads 1), redis-benchmark on
+#            core 1 (taskset -c 1);
+#   both   — each server may use both cores (larder with its default threads, one per core),
+#            redis-benchmark unpinned.
+# Both servers run side by side for a whole mode; each round runs redis then larder for each
+# pipeline depth (A B A B ...), so a burst of load from other processes hits one round rather
+# than one server. Figures are medians over the rounds; a ratio is the median of the per-round
+# ratios larder ÷ redis. Beside throughput, the script reads each server's CPU time
+# (/proc/PID/stat utime + stime) around each redis-benchmark run: CPU µs per request (SET and
+# GET together) depends much less on other processes' load than requests per second do.
+# Raw CSVs stay in $CARGO_TARGET_DIR/server-bench/throughput/.
+set -euo pipefail
+source "$(dirname "$0")/server-lib.sh"
+
+n="${N:-2000000}"
+rounds="${ROUNDS:-3}"
+pipelines="${PIPELINES:-1 16}"
+modes="${MODES:-pinned both}"
+runs="$target/server-bench/throughput"
+logs="$runs/logs"
+
+if [[ -z "${RENDER_ONLY:-}" ]]; then
+    need redis-server redis-benchmark redis-cli taskset python3
+    build
+    rm -rf "$runs"
+    mkdir -p "$logs"
+    machine >"$runs/machine.txt"
+    echo "N=$n ROUNDS=$rounds PIPELINES=$pipelines MODES=$modes" >>"$runs/machine.txt"
+    getconf CLK_TCK >"$runs/clk_tck"
+    echo "$n" >"$runs/n"
+    for mode in $modes; do
+        case "$mode" in
+            pinned) server_cpus=0 client_cpus=1 larder_args=(--threads 1) ;;
+            both) server_cpus=0,1 client_cpus="" larder_args=() ;;
+            *) echo "unknown mode $mode (pinned or both)" >&2; exit 2 ;;
+        esac
+        start_redis "$server_cpus"
+        redis_pid=$server_pid
+        start_larder "$server_cpus" "${larder_args[@]}"
+        larder_pid=$server_pid
+        for round in $(seq 1 "$rounds"); do
+            for p in $pipelines; do
+                for server in redis larder; do
+                    port=$redis_port pid=$redis_pid
+                    [[ $server == larder ]] && port=$larder_port pid=$larder_pid
+                    echo "$mode round $round/$rounds: -P $p $server" >&2
+                    ticks=$(cpu_ticks "$pid")
+                    pinned "$client_cpus" redis-benchmark -p "$port" -t set,get -r 1000000 \
+                        -d 32 -c 50 -n "$n" -P "$p" --csv \
+                        >"$runs/$mode-P$p-$server-r$round.csv" 2>>"$logs/benchmark.err"
+                    echo $(($(cpu_ticks "$pid") - ticks)) >"$runs/$mode-P$p-$server-r$round.ticks"
+                done
+            done
+        done
+        echo "$mode: redis rss $(rss "$redis_pid") larder rss $(rss "$larder_pid")" \
+            >>"$runs/machine.txt"
+        stop_server "$larder_pid"
+        stop_server "$redis_pid"
+    done
+fi
+
+python3 - "$runs" <<'PY'
+import csv, glob, os, re, statistics, sys
+
+root = sys.argv[1]
+n = int(open(os.path.join(root, "n")).read())
+rows = {}  # (mode, p, server, round, test) -> dict
+for path in glob.glob(os.path.join(root, "*.csv")):
+    m = re.match(r"(\w+)-P(\d+)-(\w+)-r(\d+)\.csv", os.path.basename(path))
+    if not m:
+        continue
+    mode, p, server, rnd = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            rows[(mode, p, server, rnd, row["test"])] = {
+                k: float(v) for k, v in row.items() if k != "test"
+            }
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+print(open(os.path.join(root, "machine.txt")).read().strip().replace("\n", "  \n"))
+print()
+print("| mode | -P | test | redis krps | larder krps | larder ÷ redis (range) "
+      "| redis p50 / p99 ms | larder p50 / p99 ms | p99 larder ÷ redis |")
+print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+modes = sorted({k[0] for k in rows}, key=lambda m: ["pinned", "both"].index(m) if m in ("pinned", "both") else 9)
+verdicts = []
+for mode in modes:
+    for p in sorted({k[1] for k in rows if k[0] == mode}):
+        for test in ("SET", "GET"):
+            rounds = sorted({k[3] for k in rows if k[0] == mode and k[1] == p})
+            pairs = [(rows.get((mode, p, "redis", r, test)), rows.get((mode, p, "larder", r, test)))
+                     for r in rounds]
+            pairs = [(a, b) for a, b in pairs if a and b]
+            if not pairs:
+                continue
+            ratios = [b["rps"] / a["rps"] for a, b in pairs]
+            p99r = [b["p99_latency_ms"] / a["p99_latency_ms"] for a, b in pairs]
+            col = lambda side, key: med([pr[side][key] for pr in pairs])
+            print(f"| {mode} | {p} | {test} | {col(0, 'rps') / 1e3:.1f} | {col(1, 'rps') / 1e3:.1f} "
+                  f"| **{med(ratios):.2f}** ({min(ratios):.2f}–{max(ratios):.2f}, {len(pairs)}) "
+                  f"| {col(0, 'p50_latency_ms'):.3f} / {col(0, 'p99_latency_ms'):.3f} "
+                  f"| {col(1, 'p50_latency_ms'):.3f} / {col(1, 'p99_latency_ms'):.3f} "
+                  f"| {med(p99r):.2f} |")
+            if mode == "pinned":
+                goal = 1.0 if p == 1 else 1.2 if p == 16 else None
+                if goal is not None:
+                    verdicts.append((p, test, med(ratios), goal, med(p99r)))
+print()
+clk = int(open(os.path.join(root, "clk_tck")).read()) if os.path.exists(os.path.join(root, "clk_tck")) else 100
+ticks = {}
+for path in glob.glob(os.path.join(root, "*.ticks")):
+    m = re.match(r"(\w+)-P(\d+)-(\w+)-r(\d+)\.ticks", os.path.basename(path))
+    ticks[(m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))] = int(open(path).read())
+if ticks:
+    print("Server CPU time per request (user + system, SET and GET together; µs):")
+    print()
+    print("| mode | -P | redis | larder | larder ÷ redis (range) |")
+    print("|---|---:|---:|---:|---:|")
+    for mode in modes:
+        for p in sorted({k[1] for k in ticks if k[0] == mode}):
+            rounds = sorted({k[3] for k in ticks if k[0] == mode and k[1] == p})
+            us = lambda s, r: ticks[(mode, p, s, r)] * 1e6 / clk / (2 * n)
+            pairs = [(us("redis", r), us("larder", r)) for r in rounds
+                     if (mode, p, "redis", r) in ticks and (mode, p, "larder", r) in ticks]
+            ratios = [b / a for a, b in pairs if a > 0]
+            print(f"| {mode} | {p} | {med([a for a, _ in pairs]):.2f} | {med([b for _, b in pairs]):.2f} "
+                  f"| {med(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) |")
+    print()
+for p, test, x, goal, p99 in verdicts:
+    tv = "met" if x >= goal else "NOT met"
+    lv = "met" if p99 <= 1.0 else "NOT met"
+    print(f"* pinned -P {p} {test}: {x:.2f} × redis (goal ≥ {goal}) — {tv}; "
+          f"p99 {p99:.2f} × redis (goal ≤ 1) — {lv}")
+PY
