@@ -556,6 +556,17 @@ where
         self.live(hash, key).is_some()
     }
 
+    /// A live entry's value and deadline ([`NEVER`] for none), in one probe, without recording an
+    /// access or counting a lookup.
+    pub fn peek_entry<Q>(&self, hash: u64, key: &Q) -> Option<(&V, Timestamp)>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.live(hash, key)
+            .map(|(_, value, deadline)| (value, deadline))
+    }
+
     /// Reads a live entry without recording an access or counting a lookup.
     pub fn peek<Q>(&self, hash: u64, key: &Q) -> Option<&V>
     where

@@ -429,27 +429,7 @@ where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        if let Some(mrc) = &self.miss_ratio_curve {
-            mrc.record(hash);
-        }
-        let cell = self.cell(hash);
-        let (value, drain, expired) = {
-            let shard = cell.shard.read();
-            match shard.get_shared(hash, key) {
-                SharedLookup::Hit { value, buffer } => {
-                    let drain = buffer.is_some_and(|slot| cell.buffer.push(slot));
-                    (Some(value.clone()), drain, false)
-                }
-                SharedLookup::Miss(_) => (None, false, false),
-                SharedLookup::Expired => (None, false, true),
-            }
-        };
-        if expired {
-            self.write(cell).reap_expired(hash, key);
-        } else if drain && let Some(mut shard) = cell.shard.try_write() {
-            cell.buffer.drain(&mut shard);
-        }
-        value
+        self.get_with(hash, key, V::clone)
     }
 
     fn track<Q: KeyBytes + ?Sized>(&self, key: &Q, hit: bool) {
@@ -703,8 +683,7 @@ where
         Q: Eq + ?Sized,
     {
         let shard = self.cell(hash).shard.read();
-        let value = shard.peek(hash, key)?;
-        let deadline = shard.deadline(hash, key).unwrap_or(NEVER);
+        let (value, deadline) = shard.peek_entry(hash, key)?;
         Some(read(value, deadline))
     }
 
