@@ -38,10 +38,12 @@
 //! so that the bytes the allocator reports for the whole process stay within `maxmemory`
 //! ([`Keyspace::reconcile`](keyspace::Keyspace::reconcile)).
 
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod events;
 pub mod glob;
 pub mod keyspace;
 pub mod memory;

@@ -1,22 +1,42 @@
-//! What a key holds. Strings today; the collection types arrive with the data-structures issue.
+//! What a key holds: a string, a hash, a list, a set or a sorted set.
 //!
 //! A string that is the canonical decimal form of a 64-bit integer is kept as that integer
 //! (Redis's `int` encoding): 8 bytes instead of a heap buffer, and `INCR` works on it directly.
 
+pub mod hash;
+pub mod list;
 pub mod long_double;
+pub mod set;
+pub mod zset;
+
+pub use hash::Hash;
+pub use list::List;
+pub use set::Set;
+pub use zset::ZSet;
 
 use std::fmt;
 
 /// Strings up to this length report the `embstr` encoding, as Redis does.
 const EMBSTR_MAX: usize = 44;
 
-/// A value in the keyspace.
-#[derive(Clone, PartialEq, Eq)]
+/// A value in the keyspace. Collections are boxed so that a value stays two words and a tag.
+///
+/// Every collection keeps a running count of the heap bytes it owns, so that
+/// [`Value::heap_bytes`] is O(1): the engine weighs an entry again after each in-place change.
+#[derive(Clone)]
 pub enum Value {
     /// A string that is the canonical decimal form of this integer.
     Int(i64),
     /// Any other string (binary-safe).
     Str(Box<[u8]>),
+    /// A hash: fields to values.
+    Hash(Box<Hash>),
+    /// A list of elements.
+    List(Box<List>),
+    /// A set of members.
+    Set(Box<Set>),
+    /// A sorted set: members with scores.
+    ZSet(Box<ZSet>),
 }
 
 impl fmt::Debug for Value {
@@ -24,6 +44,10 @@ impl fmt::Debug for Value {
         match self {
             Value::Int(n) => write!(f, "Int({n})"),
             Value::Str(s) => write!(f, "Str({:?})", String::from_utf8_lossy(s)),
+            Value::Hash(h) => write!(f, "Hash(len {})", h.len()),
+            Value::List(l) => write!(f, "List(len {})", l.len()),
+            Value::Set(s) => write!(f, "Set(len {})", s.len()),
+            Value::ZSet(z) => write!(f, "ZSet(len {})", z.len()),
         }
     }
 }
@@ -33,6 +57,14 @@ impl fmt::Debug for Value {
 pub enum Kind {
     /// `string`
     String,
+    /// `hash`
+    Hash,
+    /// `list`
+    List,
+    /// `set`
+    Set,
+    /// `zset`
+    ZSet,
 }
 
 impl Kind {
@@ -40,6 +72,10 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
+            Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 }
@@ -60,6 +96,10 @@ impl Value {
     pub fn kind(&self) -> Kind {
         match self {
             Value::Int(_) | Value::Str(_) => Kind::String,
+            Value::Hash(_) => Kind::Hash,
+            Value::List(_) => Kind::List,
+            Value::Set(_) => Kind::Set,
+            Value::ZSet(_) => Kind::ZSet,
         }
     }
 
@@ -72,6 +112,10 @@ impl Value {
             Value::Str(s) if parse_canonical_i64(s).is_some() => "raw",
             Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) => "raw",
+            Value::Hash(h) => h.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -80,6 +124,7 @@ impl Value {
         match self {
             Value::Int(n) => Some(format_i64(*n, buf)),
             Value::Str(s) => Some(s),
+            _ => None,
         }
     }
 
@@ -88,6 +133,7 @@ impl Value {
         match self {
             Value::Int(n) => Some(format_i64(*n, &mut [0; 20]).len()),
             Value::Str(s) => Some(s.len()),
+            _ => None,
         }
     }
 
@@ -96,6 +142,10 @@ impl Value {
         match self {
             Value::Int(_) => 0,
             Value::Str(s) => s.len(),
+            Value::Hash(h) => h.heap_bytes(),
+            Value::List(l) => l.heap_bytes(),
+            Value::Set(s) => s.heap_bytes(),
+            Value::ZSet(z) => z.heap_bytes(),
         }
     }
 }
@@ -191,7 +241,7 @@ mod tests {
 
     #[test]
     fn only_canonical_integers_become_int_values() {
-        assert_eq!(Value::string(b"123"), Value::Int(123));
+        assert!(matches!(Value::string(b"123"), Value::Int(123)));
         assert_eq!(Value::string(b"0123").encoding(), "embstr");
         assert_eq!(Value::string(&[b'x'; 45]).encoding(), "raw");
         let mut buf = [0; 20];

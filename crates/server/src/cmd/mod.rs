@@ -7,13 +7,19 @@
 
 pub mod connection;
 pub mod expire;
+pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod larder;
+pub mod lists;
 pub mod pubsub;
 pub mod server;
+pub mod sets;
 pub mod strings;
+pub mod transactions;
+pub mod zsets;
 
+use crate::blocking::{BlockRequest, TimeoutReply};
 use crate::client::ClientHandle;
 use crate::keyspace::Keyspace;
 use crate::shared::{ServerStats, Shared};
@@ -95,6 +101,11 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new
     [
         connection::SPECS,
         strings::SPECS,
+        hashes::SPECS,
+        lists::SPECS,
+        sets::SPECS,
+        zsets::SPECS,
+        transactions::SPECS,
         keys::SPECS,
         expire::SPECS,
         pubsub::SPECS,
@@ -191,6 +202,15 @@ pub struct Session {
     pub patterns: HashSet<Vec<u8>>,
     /// Close the connection once the pending replies are written.
     pub close: bool,
+    /// Set by a blocking command that found nothing to serve: the connection waits for it.
+    pub block: Option<BlockRequest>,
+    /// This session runs a blocked client's command again, on behalf of a writer that made
+    /// one of its keys ready: when there is still nothing to serve it stays blocked.
+    pub serving_blocked: bool,
+    /// Inside `MULTI`: commands are queued, and blocking commands never block.
+    pub in_multi: bool,
+    /// Keys made ready by this command (database, client key), served after it completes.
+    pub ready_keys: Vec<(usize, Vec<u8>)>,
 }
 
 impl Session {
@@ -205,6 +225,10 @@ impl Session {
             channels: HashSet::new(),
             patterns: HashSet::new(),
             close: false,
+            block: None,
+            serving_blocked: false,
+            in_multi: false,
+            ready_keys: Vec::new(),
         }
     }
 
@@ -289,6 +313,43 @@ impl Ctx<'_> {
         }
         write(&mut self.reply);
         self.kept = self.reply.out.len();
+    }
+
+    /// Reports that this command changed `key` in the selected database (see [`crate::events`]):
+    /// `class` is one of [`crate::events::class`], `event` Redis's event name.
+    pub fn modified(&mut self, class: u16, event: &'static str, key: &[u8]) {
+        self.modified_in(self.session.db, class, event, key);
+    }
+
+    /// [`Ctx::modified`] for a key of database `db` (`MOVE`, `COPY ... DB`).
+    pub fn modified_in(&mut self, db: usize, class: u16, event: &'static str, key: &[u8]) {
+        let _ = (db, class, event, key);
+    }
+
+    /// Nothing to serve yet for a blocking command on `keys`: blocks the client (see
+    /// [`crate::blocking`]); inside `MULTI` replies `on_timeout` at once; when re-run for a
+    /// blocked client, writes nothing and leaves it blocked.
+    pub fn block_on(
+        &mut self,
+        keys: &[&[u8]],
+        timeout: Option<std::time::Duration>,
+        on_timeout: TimeoutReply,
+    ) {
+        if self.session.serving_blocked {
+            return;
+        }
+        if self.session.in_multi {
+            match on_timeout {
+                TimeoutReply::NullArray => self.reply.null_array(),
+                TimeoutReply::NullBulk => self.reply.null(),
+            }
+            return;
+        }
+        self.session.block = Some(BlockRequest {
+            keys: keys.iter().map(|k| k.to_vec()).collect(),
+            timeout,
+            on_timeout,
+        });
     }
 
     /// `ERR wrong number of arguments for '<name>' command`.
