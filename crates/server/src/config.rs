@@ -46,6 +46,23 @@ pub struct Config {
     pub hotkeys_top: usize,
     /// Keys with a TTL sampled per shard to pick each victim of a `volatile-*` policy.
     pub maxmemory_samples: usize,
+    /// Hashes up to this many fields keep the compact (`listpack`) encoding.
+    pub hash_max_listpack_entries: usize,
+    /// Hashes whose fields and values are all at most this long keep the compact encoding.
+    pub hash_max_listpack_value: usize,
+    /// Sets of at most this many integers keep the `intset` encoding.
+    pub set_max_intset_entries: usize,
+    /// Sorted sets up to this many members keep the compact (`listpack`) encoding.
+    pub zset_max_listpack_entries: usize,
+    /// Sorted sets whose members are all at most this long keep the compact encoding.
+    pub zset_max_listpack_value: usize,
+    /// List node size: positive, elements per node; -1 to -5, 4 KiB to 64 KiB per node.
+    pub list_max_listpack_size: i64,
+    /// List nodes left uncompressed at each end (accepted; Larder never compresses lists).
+    pub list_compress_depth: usize,
+    /// Keys remembered for client-side caching (0: no limit); over it, the oldest are
+    /// invalidated.
+    pub tracking_table_max_keys: usize,
     /// The file this configuration was read from (`INFO server`'s `config_file`); not a key of
     /// the file itself.
     #[serde(skip)]
@@ -71,6 +88,14 @@ impl Default for Config {
             notify_keyspace_events: String::new(),
             hotkeys_top: 16,
             maxmemory_samples: 5,
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            tracking_table_max_keys: 1_000_000,
             config_file: None,
         }
     }
@@ -317,6 +342,110 @@ pub static PARAMS: &[Param] = &[
             c.notify_keyspace_events = keyspace_events(v).ok_or_else(|| {
                 "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_owned()
             })?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "hash-max-listpack-entries",
+        get: |c| c.hash_max_listpack_entries.to_string(),
+        set: Some(|c, v| {
+            c.hash_max_listpack_entries = int_in(v, 0, i64::MAX)? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "hash-max-ziplist-entries",
+        get: |c| c.hash_max_listpack_entries.to_string(),
+        set: Some(|c, v| {
+            c.hash_max_listpack_entries = int_in(v, 0, i64::MAX)? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "hash-max-listpack-value",
+        get: |c| c.hash_max_listpack_value.to_string(),
+        set: Some(|c, v| {
+            c.hash_max_listpack_value = int_in(v, 0, i64::MAX)? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "hash-max-ziplist-value",
+        get: |c| c.hash_max_listpack_value.to_string(),
+        set: Some(|c, v| {
+            c.hash_max_listpack_value = int_in(v, 0, i64::MAX)? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "set-max-intset-entries",
+        get: |c| c.set_max_intset_entries.to_string(),
+        set: Some(|c, v| {
+            c.set_max_intset_entries = int_in(v, 0, i64::MAX)? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "zset-max-listpack-entries",
+        get: |c| c.zset_max_listpack_entries.to_string(),
+        set: Some(|c, v| {
+            c.zset_max_listpack_entries = int_in(v, 0, i64::MAX)? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "zset-max-ziplist-entries",
+        get: |c| c.zset_max_listpack_entries.to_string(),
+        set: Some(|c, v| {
+            c.zset_max_listpack_entries = int_in(v, 0, i64::MAX)? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "zset-max-listpack-value",
+        get: |c| c.zset_max_listpack_value.to_string(),
+        set: Some(|c, v| {
+            c.zset_max_listpack_value = int_in(v, 0, i64::MAX)? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "zset-max-ziplist-value",
+        get: |c| c.zset_max_listpack_value.to_string(),
+        set: Some(|c, v| {
+            c.zset_max_listpack_value = int_in(v, 0, i64::MAX)? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "list-max-listpack-size",
+        get: |c| c.list_max_listpack_size.to_string(),
+        set: Some(|c, v| {
+            c.list_max_listpack_size = int_in(v, i32::MIN.into(), i32::MAX.into())?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "list-max-ziplist-size",
+        get: |c| c.list_max_listpack_size.to_string(),
+        set: Some(|c, v| {
+            c.list_max_listpack_size = int_in(v, i32::MIN.into(), i32::MAX.into())?;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "list-compress-depth",
+        get: |c| c.list_compress_depth.to_string(),
+        set: Some(|c, v| {
+            c.list_compress_depth = int_in(v, 0, i32::MAX.into())? as usize;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "tracking-table-max-keys",
+        get: |c| c.tracking_table_max_keys.to_string(),
+        set: Some(|c, v| {
+            c.tracking_table_max_keys = int_in(v, 0, i64::MAX)? as usize;
             Ok(())
         }),
     },
