@@ -6,8 +6,12 @@
 #   N=300000 ROUNDS=3 bench/server-throughput.sh   # quick
 #   MODES=pinned PIPELINES=16 bench/server-throughput.sh
 #   RENDER_ONLY=1 bench/server-throughput.sh    # re-print the report from the last run
+#   TESTS=lpush,lpop,sadd,hset,zadd,lrange_100 KEYSPACE=100000 bench/server-throughput.sh
+#                                               # the data-structure commands (issue 5)
 #
-# Workload (issue 4): redis-benchmark -t set,get -r 1000000 -d 32 -c 50 -n N -P {1,16} --csv.
+# Workload (issue 4): redis-benchmark -t set,get -r 1000000 -d 32 -c 50 -n N -P {1,16} --csv;
+# TESTS and KEYSPACE replace -t and -r. Goals: SET/GET ≥ 1.0× redis at -P 1 and ≥ 1.2× at
+# -P 16; every other test ≥ 1.0×.
 # Modes:
 #   pinned — each server on core 0 (taskset -c 0; larder with --threads 1), redis-benchmark on
 #            core 1 (taskset -c 1);
@@ -26,6 +30,8 @@ source "$(dirname "$0")/server-lib.sh"
 n="${N:-2000000}"
 rounds="${ROUNDS:-3}"
 pipelines="${PIPELINES:-1 16}"
+tests="${TESTS:-set,get}"
+keyspace="${KEYSPACE:-1000000}"
 modes="${MODES:-pinned both}"
 runs="$target/server-bench/throughput"
 logs="$runs/logs"
@@ -36,7 +42,8 @@ if [[ -z "${RENDER_ONLY:-}" ]]; then
     rm -rf "$runs"
     mkdir -p "$logs"
     machine >"$runs/machine.txt"
-    echo "N=$n ROUNDS=$rounds PIPELINES=$pipelines MODES=$modes" >>"$runs/machine.txt"
+    echo "N=$n ROUNDS=$rounds PIPELINES=$pipelines MODES=$modes TESTS=$tests KEYSPACE=$keyspace" \
+        >>"$runs/machine.txt"
     getconf CLK_TCK >"$runs/clk_tck"
     echo "$n" >"$runs/n"
     for mode in $modes; do
@@ -56,7 +63,7 @@ if [[ -z "${RENDER_ONLY:-}" ]]; then
                     [[ $server == larder ]] && port=$larder_port pid=$larder_pid
                     echo "$mode round $round/$rounds: -P $p $server" >&2
                     ticks=$(cpu_ticks "$pid")
-                    pinned "$client_cpus" redis-benchmark -p "$port" -t set,get -r 1000000 \
+                    pinned "$client_cpus" redis-benchmark -p "$port" -t "$tests" -r "$keyspace" \
                         -d 32 -c 50 -n "$n" -P "$p" --csv \
                         >"$runs/$mode-P$p-$server-r$round.csv" 2>>"$logs/benchmark.err"
                     echo $(($(cpu_ticks "$pid") - ticks)) >"$runs/$mode-P$p-$server-r$round.ticks"
@@ -87,6 +94,21 @@ for path in glob.glob(os.path.join(root, "*.csv")):
                 k: float(v) for k, v in row.items() if k != "test"
             }
 
+def test_order(name):
+    order = ["SET", "GET", "LPUSH", "RPUSH", "LPOP", "RPOP", "SADD", "HSET", "SPOP", "ZADD",
+             "ZPOPMIN", "LRANGE_100", "LRANGE_300", "LRANGE_500", "LRANGE_600"]
+    head = name.split()[0]
+    return (order.index(head) if head in order else 99, name)
+
+def goal_for(test, p):
+    if test in ("SET", "GET"):
+        return 1.0 if p == 1 else 1.2 if p == 16 else None
+    if test.startswith("LPUSH (needed"):
+        return None
+    return 1.0
+
+test_count = len({k[4] for k in rows}) or 1  # requests per test: n each
+
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
@@ -99,7 +121,8 @@ modes = sorted({k[0] for k in rows}, key=lambda m: ["pinned", "both"].index(m) i
 verdicts = []
 for mode in modes:
     for p in sorted({k[1] for k in rows if k[0] == mode}):
-        for test in ("SET", "GET"):
+        tests = sorted({k[4] for k in rows if k[0] == mode and k[1] == p}, key=test_order)
+        for test in tests:
             rounds = sorted({k[3] for k in rows if k[0] == mode and k[1] == p})
             pairs = [(rows.get((mode, p, "redis", r, test)), rows.get((mode, p, "larder", r, test)))
                      for r in rounds]
@@ -115,7 +138,7 @@ for mode in modes:
                   f"| {col(1, 'p50_latency_ms'):.3f} / {col(1, 'p99_latency_ms'):.3f} "
                   f"| {med(p99r):.2f} |")
             if mode == "pinned":
-                goal = 1.0 if p == 1 else 1.2 if p == 16 else None
+                goal = goal_for(test, p)
                 if goal is not None:
                     verdicts.append((p, test, med(ratios), goal, med(p99r)))
 print()
@@ -125,14 +148,14 @@ for path in glob.glob(os.path.join(root, "*.ticks")):
     m = re.match(r"(\w+)-P(\d+)-(\w+)-r(\d+)\.ticks", os.path.basename(path))
     ticks[(m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))] = int(open(path).read())
 if ticks:
-    print("Server CPU time per request (user + system, SET and GET together; µs):")
+    print("Server CPU time per request (user + system, every test together; µs):")
     print()
     print("| mode | -P | redis | larder | larder ÷ redis (range) |")
     print("|---|---:|---:|---:|---:|")
     for mode in modes:
         for p in sorted({k[1] for k in ticks if k[0] == mode}):
             rounds = sorted({k[3] for k in ticks if k[0] == mode and k[1] == p})
-            us = lambda s, r: ticks[(mode, p, s, r)] * 1e6 / clk / (2 * n)
+            us = lambda s, r: ticks[(mode, p, s, r)] * 1e6 / clk / (test_count * n)
             pairs = [(us("redis", r), us("larder", r)) for r in rounds
                      if (mode, p, "redis", r) in ticks and (mode, p, "larder", r) in ticks]
             ratios = [b / a for a, b in pairs if a > 0]
