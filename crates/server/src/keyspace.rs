@@ -27,7 +27,7 @@ use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 /// Databases, as Redis's default `databases 16`.
 pub const DATABASES: usize = 16;
@@ -174,6 +174,9 @@ pub struct Keyspace {
     /// The data budget: the engine weight (key + value + [`ENTRY_OVERHEAD`] per entry) the data
     /// may reach so that the process stays within `maxmemory` (see [`Keyspace::reconcile`]).
     data_budget: AtomicU64,
+    /// The most one entry is weighed: one shard's share of the engine budget (see
+    /// [`Keyspace::set_engine_capacity`]).
+    max_weight: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for Keyspace {
@@ -200,9 +203,13 @@ impl Keyspace {
 
     /// [`Keyspace::new`] with an injected clock (tests).
     pub fn with_clock(maxmemory: u64, policy: MaxmemoryPolicy, clock: Arc<dyn Clock>) -> Keyspace {
+        let max_weight = Arc::new(AtomicU32::new(u32::MAX));
+        let cap = Arc::clone(&max_weight);
         let store = Store::builder(Self::budget(maxmemory, policy))
             .policy(policy.engine_policy())
-            .weigher(weigh)
+            .weigher(move |key: &Key, value: &Value| {
+                weigh(key, value).min(cap.load(Ordering::Relaxed))
+            })
             .classify(physical_db)
             .clock(Arc::clone(&clock))
             .miss_ratio_curve(MRC_SAMPLES)
@@ -217,7 +224,9 @@ impl Keyspace {
             limit: Mutex::new((maxmemory, policy)),
             writes_check: AtomicBool::new(Self::writes_check(maxmemory, policy)),
             data_budget: AtomicU64::new(maxmemory),
+            max_weight,
         };
+        keyspace.set_engine_capacity(Self::budget(maxmemory, policy));
         keyspace.reconcile(crate::memory::allocator_stats().map(|a| a.allocated));
         keyspace
     }
@@ -241,7 +250,7 @@ impl Keyspace {
         self.data_budget.store(maxmemory, Ordering::Relaxed);
         self.writes_check
             .store(Self::writes_check(maxmemory, policy), Ordering::Relaxed);
-        self.store.set_capacity(Self::budget(maxmemory, policy));
+        self.set_engine_capacity(Self::budget(maxmemory, policy));
         self.reconcile(crate::memory::allocator_stats().map(|a| a.allocated));
     }
 
@@ -301,9 +310,28 @@ impl Keyspace {
             let capacity = self.store.capacity();
             // Lower at once; raise in steps worth a shard-wide lock.
             if budget < capacity || budget - capacity > maxmemory / 512 {
-                self.store.set_capacity(budget);
+                self.set_engine_capacity(budget);
             }
         }
+    }
+
+    /// Sets the engine's budget, and the most one entry is weighed: one shard's share of it.
+    ///
+    /// The engine refuses an entry heavier than its shard's budget, and removes a value changed
+    /// in place that outgrows it. A big collection (a hash of millions of fields) under a
+    /// `maxmemory` that is large for the whole keyspace but small for one shard would then be
+    /// lost on its next write. Weighed at most one shard's budget instead, it stays, its shard
+    /// evicts everything else, and the allocator reconciliation ([`Keyspace::reconcile`]), which
+    /// sees the real bytes, lowers the budget of all shards for what the cap leaves unweighed.
+    /// When a budget is lowered the capped value is evicted like any other if its shard must
+    /// shrink: under memory pressure it is an eviction, never a write that loses it.
+    fn set_engine_capacity(&self, capacity: u64) {
+        self.store.set_capacity(capacity);
+        let share = capacity / self.store.shard_count().max(1) as u64;
+        self.max_weight.store(
+            share.clamp(1, u64::from(u32::MAX)) as u32,
+            Ordering::Relaxed,
+        );
     }
 
     /// Whether the data is over its budget while the policy lets the engine evict nothing (a
@@ -642,6 +670,43 @@ mod tests {
         // Far over: never below an eighth of maxmemory.
         ks.reconcile(Some(100_000_000));
         assert_eq!(ks.data_budget(), 1_000_000 / 8);
+    }
+
+    #[test]
+    fn a_value_larger_than_one_shard_stays_and_grows_in_place() {
+        let ks = Keyspace::new(1 << 20, MaxmemoryPolicy::AllKeys(PolicyKind::Lru));
+        let share = ks.store().capacity() / ks.store().shard_count() as u64;
+        assert!(
+            share < 200_000,
+            "the test needs shards smaller than the value"
+        );
+        for i in 0..100u32 {
+            ks.set(0, &i.to_be_bytes(), Value::string(&[1; 100]), NEVER)
+                .unwrap();
+        }
+        ks.set(0, b"big", Value::string(&[7; 200_000]), NEVER)
+            .expect("a value over one shard's budget is stored");
+        // Grown in place (as a collection is on every write): it stays.
+        ks.compute(0, b"big", |entry| {
+            let entry = entry.expect("still there");
+            let Value::Str(bytes) = entry.value else {
+                unreachable!()
+            };
+            let mut grown = bytes.to_vec();
+            grown.extend_from_slice(&[8; 100_000]);
+            *bytes = grown.into();
+            (Compute::Updated, ())
+        })
+        .expect("a value grown in place over one shard's budget is kept");
+        assert_eq!(
+            ks.get_with(0, b"big", |v| v.string_len()),
+            Some(Some(300_000))
+        );
+        // A lower budget is kept by evicting, the capped value included if its shard needs it.
+        ks.configure(1 << 19, MaxmemoryPolicy::AllKeys(PolicyKind::Lru));
+        assert!(ks.store().weighted_size() <= ks.store().capacity());
+        ks.set(0, b"big", Value::string(&[7; 200_000]), NEVER)
+            .expect("stored again under the lower budget");
     }
 
     #[test]
