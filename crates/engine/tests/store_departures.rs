@@ -23,7 +23,7 @@ fn drained(s: &Store<Bytes, u64>) -> (Vec<(String, Departure)>, u64) {
     let dropped = s.drain_departures(&mut out);
     let mut named: Vec<(String, Departure)> = out
         .into_iter()
-        .map(|(k, d)| (String::from_utf8(k.to_vec()).unwrap(), d))
+        .map(|(k, d)| (String::from_utf8_lossy(&k).into_owned(), d))
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     (named, dropped)
