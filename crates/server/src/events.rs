@@ -74,7 +74,8 @@ pub fn flush_departures(shared: &Shared) {
             Departure::Evicted => (class::EVICTED, "evicted"),
             Departure::Removed => continue,
         };
-        shared.watches.touch(db, &key);
+        // WATCH needs no touch here: EXEC finds a watched key that was live and is not any
+        // more (and a key already stale when watched must not fail EXEC when reclaimed).
         shared.notify.publish(shared, db, class, event, &key);
     }
 }

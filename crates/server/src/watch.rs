@@ -144,8 +144,10 @@ impl Watching {
         }
     }
 
-    /// Watches `key` of `db` (once; `live`: whether it exists now).
-    pub fn watch(&mut self, db: usize, key: &[u8], live: bool) {
+    /// Watches `key` of `db` (once). `live` says whether it exists now; it is asked after the
+    /// key is registered, so that a write racing with the WATCH is either seen by `live` or
+    /// makes the client dirty.
+    pub fn watch(&mut self, db: usize, key: &[u8], live: impl FnOnce() -> bool) {
         if self.keys.iter().any(|w| w.db == db && w.key == key) {
             return;
         }
@@ -153,7 +155,7 @@ impl Watching {
         self.keys.push(Watched {
             db,
             key: key.to_vec(),
-            live,
+            live: live(),
         });
     }
 
@@ -193,9 +195,9 @@ mod tests {
         assert!(!registry.any());
         let mut a = Watching::new(Arc::clone(&registry));
         let mut b = Watching::new(Arc::clone(&registry));
-        a.watch(0, b"x", true);
-        a.watch(0, b"x", true);
-        b.watch(1, b"x", false);
+        a.watch(0, b"x", || true);
+        a.watch(0, b"x", || true);
+        b.watch(1, b"x", || false);
         registry.touch(0, b"y");
         registry.touch(2, b"x");
         assert!(!a.flagged() && !b.flagged());
@@ -208,8 +210,8 @@ mod tests {
         drop(b);
         assert!(!registry.any(), "every registration is gone");
         // A key live when watched and gone since makes it dirty; one stale already does not.
-        a.watch(0, b"k", true);
-        a.watch(0, b"s", false);
+        a.watch(0, b"k", || true);
+        a.watch(0, b"s", || false);
         assert!(a.is_dirty(|_, k| k != b"k"));
         assert!(!a.is_dirty(|_, k| k == b"k"));
     }

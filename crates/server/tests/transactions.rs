@@ -279,3 +279,30 @@ async fn exec_runs_alone_while_other_clients_write() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_is_bounded_by_the_query_buffer_limit() {
+    let server = start(Config::default()).await;
+    within(async {
+        let mut c = Client::connect(server.addr).await;
+        c.call_str(&["CONFIG", "SET", "client-query-buffer-limit", "1mb"])
+            .await;
+        let big = "x".repeat(600 * 1024);
+        assert_eq!(c.call_str(&["MULTI"]).await, ok());
+        assert_eq!(c.call_str(&["SET", "a", &big]).await, queued());
+        assert_eq!(
+            c.call_str(&["SET", "b", &big]).await,
+            error("ERR MULTI queue over client-query-buffer-limit")
+        );
+        assert_eq!(
+            c.call_str(&["EXEC"]).await,
+            error("EXECABORT Transaction discarded because of previous errors.")
+        );
+        assert_eq!(c.call_str(&["EXISTS", "a"]).await, Frame::Integer(0));
+        // The count starts afresh with the next transaction.
+        assert_eq!(c.call_str(&["MULTI"]).await, ok());
+        assert_eq!(c.call_str(&["SET", "a", &big]).await, queued());
+        assert_eq!(c.call_str(&["EXEC"]).await, Frame::Array(vec![ok()]));
+    })
+    .await;
+}

@@ -466,7 +466,7 @@ fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, args: &[&[u8]], lock: bool) {
 /// Runs a command queued by `MULTI`, from `EXEC`, which already holds the server's exclusive
 /// lock: through the same table, with its counters, without taking the lock again.
 pub(crate) fn run_queued(ctx: &mut Ctx<'_>, spec: &'static Spec, args: &[&[u8]]) {
-    ServerStats::add(&ctx.shared.stats.commands_processed, 1);
+    // Counted in `total_commands_processed` when it was received and queued.
     *ctx.session.handle.last_command.lock() = spec.name;
     call(ctx, spec, args, false);
 }
@@ -534,6 +534,12 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
     {
         ServerStats::add(&shared.stats.oom_rejections, 1);
         reject(&mut ctx, Some(spec), err::OOM);
+    } else if queue && !transactions::fits_queue(&mut ctx, args) {
+        reject(
+            &mut ctx,
+            Some(spec),
+            "ERR MULTI queue over client-query-buffer-limit",
+        );
     } else if queue {
         ctx.session.tx.queue.push(transactions::Queued {
             spec,

@@ -20,6 +20,8 @@ pub struct Transaction {
     pub queue: Vec<Queued>,
     /// A command was refused while queueing: `EXEC` must answer `-EXECABORT`.
     pub aborted: bool,
+    /// Bytes of the queued arguments (bounded by `client-query-buffer-limit`).
+    pub queued_bytes: u64,
     /// Keys watched, created on the first `WATCH`.
     pub watching: Option<Watching>,
 }
@@ -50,6 +52,20 @@ pub fn runs_in_multi(spec: &Spec) -> bool {
     )
 }
 
+/// Counts `args` into the queue's size; `false` when the queue would grow past
+/// `client-query-buffer-limit` (Redis bounds a queue only by `maxmemory`; Larder bounds every
+/// buffer).
+pub fn fits_queue(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> bool {
+    let limit = ctx.shared.config.read().client_query_buffer_limit;
+    let bytes: u64 = args.iter().map(|a| a.len() as u64 + 16).sum();
+    let total = ctx.session.tx.queued_bytes.saturating_add(bytes);
+    if total > limit {
+        return false;
+    }
+    ctx.session.tx.queued_bytes = total;
+    true
+}
+
 /// Whether `spec` is refused inside `MULTI` (Redis's `no-multi` commands).
 pub fn not_in_multi(spec: &Spec) -> bool {
     matches!(spec.name, "save" | "shutdown" | "sync" | "psync")
@@ -58,6 +74,7 @@ pub fn not_in_multi(spec: &Spec) -> bool {
 /// Leaves the transaction: drops the queue and the abort mark, unwatches every key.
 pub fn discard_transaction(ctx: &mut Ctx<'_>) {
     ctx.session.tx.queue.clear();
+    ctx.session.tx.queued_bytes = 0;
     ctx.session.tx.aborted = false;
     ctx.session.tx.unwatch();
     ctx.session.in_multi = false;
@@ -205,7 +222,7 @@ fn watch(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     // No point in watching more once a watched key changed: EXEC will fail anyway.
     if !watching.flagged() {
         for key in &args[1..] {
-            watching.watch(db, key, keyspace.exists(db, key));
+            watching.watch(db, key, || keyspace.exists(db, key));
         }
     }
     ctx.reply.ok();
