@@ -64,9 +64,15 @@ pub fn flush_departures(shared: &Shared) {
     if !shared.keyspace.departures_pending() {
         return;
     }
+    if !shared.notify.wants(class::EXPIRED | class::EVICTED) {
+        // Nobody listens: empty the record without copying the keys out.
+        shared.keyspace.discard_departures();
+        return;
+    }
     let mut departed = Vec::new();
-    // A full record lost some keys: nothing here needs all of them (WATCH checks liveness
-    // at EXEC, a notification is fire-and-forget), so the count is not used yet.
+    // A full record lost some keys (the count is returned): nothing here needs all of them
+    // (WATCH checks liveness at EXEC, a notification is fire-and-forget); an invalidation feed
+    // would have to treat every key as gone.
     let _lost = shared.keyspace.drain_departures(&mut departed);
     for (db, key, cause) in departed {
         let (class, event) = match cause {

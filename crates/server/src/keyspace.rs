@@ -594,6 +594,13 @@ impl Keyspace {
         lost
     }
 
+    /// Empties the record of expired and evicted keys without looking at them; returns how
+    /// many were lost (as [`Keyspace::drain_departures`]).
+    pub fn discard_departures(&self) -> u64 {
+        let mut raw = Vec::new();
+        self.store.drain_departures(&mut raw)
+    }
+
     /// Live keys in `db`.
     pub fn dbsize(&self, db: usize) -> usize {
         self.store.class_len(usize::from(self.physical(db)))
