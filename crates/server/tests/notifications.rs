@@ -140,6 +140,7 @@ async fn classes_mask_events_and_new_keymiss_move_copy_are_reported() {
         c.call_str(&["SET", "fresh", "1"]).await;
         c.call_str(&["SET", "fresh", "2"]).await;
         c.call_str(&["GET", "missing"]).await;
+        c.call_str(&["EXISTS", "fresh", "gone"]).await;
         assert_eq!(
             until_marker(&mut sub, &mut c).await,
             pairs(&[
@@ -147,6 +148,7 @@ async fn classes_mask_events_and_new_keymiss_move_copy_are_reported() {
                 ("__keyspace@0__:fresh", "set"),
                 ("__keyspace@0__:fresh", "set"),
                 ("__keyspace@0__:missing", "keymiss"),
+                ("__keyspace@0__:gone", "keymiss"),
             ])
         );
         // An unknown class letter is refused and changes nothing.

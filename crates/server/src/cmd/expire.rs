@@ -252,6 +252,7 @@ fn pexpireat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], milliseconds: bool, absolute: bool) {
     let db = ctx.db();
     let Some(deadline) = ctx.keyspace().deadline(db, key) else {
+        ctx.notify(class::KEY_MISS, "keymiss", key);
         return ctx.reply.integer(-2);
     };
     if deadline == NEVER {

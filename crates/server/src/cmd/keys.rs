@@ -233,19 +233,26 @@ fn del(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 fn exists(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let db = ctx.db();
-    let found = args[1..]
-        .iter()
-        .filter(|key| ctx.keyspace().exists(db, key))
-        .count();
-    ctx.reply.integer(found as i64);
+    let mut found = 0;
+    for key in &args[1..] {
+        if ctx.keyspace().exists(db, key) {
+            found += 1;
+        } else {
+            ctx.notify(class::KEY_MISS, "keymiss", key);
+        }
+    }
+    ctx.reply.integer(found);
 }
 
 fn type_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let db = ctx.db();
     let name = ctx
         .keyspace()
-        .peek_with(db, args[1], |value, _| value.kind().name())
-        .unwrap_or("none");
+        .peek_with(db, args[1], |value, _| value.kind().name());
+    let name = name.unwrap_or_else(|| {
+        ctx.notify(class::KEY_MISS, "keymiss", args[1]);
+        "none"
+    });
     ctx.reply.simple(name.as_bytes());
 }
 

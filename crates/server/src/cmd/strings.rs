@@ -786,7 +786,10 @@ fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let db = ctx.db();
     match ctx.keyspace().get_with(db, args[1], Value::string_len) {
-        None => ctx.reply.integer(0),
+        None => {
+            ctx.notify(class::KEY_MISS, "keymiss", args[1]);
+            ctx.reply.integer(0)
+        }
         Some(Some(len)) => ctx.reply.integer(len as i64),
         Some(None) => ctx.error(err::WRONGTYPE),
     }
@@ -824,7 +827,10 @@ fn getrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Some(())
     });
     match found {
-        None => ctx.reply.bulk(b""),
+        None => {
+            ctx.notify(class::KEY_MISS, "keymiss", args[1]);
+            ctx.reply.bulk(b"")
+        }
         Some(None) => ctx.error(err::WRONGTYPE),
         Some(Some(())) => {}
     }
@@ -1123,7 +1129,10 @@ fn getbit(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Some(bytes.get(byte).is_some_and(|b| b & mask != 0))
     });
     match found {
-        None => ctx.reply.integer(0),
+        None => {
+            ctx.notify(class::KEY_MISS, "keymiss", args[1]);
+            ctx.reply.integer(0)
+        }
         Some(None) => ctx.error(err::WRONGTYPE),
         Some(Some(bit)) => ctx.reply.integer(i64::from(bit)),
     }
