@@ -72,6 +72,7 @@
 //!   runs, and waiters wait at most the configured timeout.
 
 pub mod clock;
+pub mod departed;
 pub mod flight;
 pub mod hotkeys;
 pub mod mrc;
@@ -85,6 +86,7 @@ mod sync;
 pub mod weigher;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use departed::DepartureLog;
 /// The hasher builders: `RandomState` (random seed, the store's default) and `FixedState` (fixed
 /// seed, for reproducible simulations).
 pub use foldhash::fast::{FixedState, RandomState};

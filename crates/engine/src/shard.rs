@@ -10,6 +10,7 @@
 //! keeps the per-entry overhead for a `u64 → u64` entry at 16 bytes in the slab plus the index.
 
 use crate::clock::{Clock, Timestamp, deadline_after};
+use crate::departed::DepartureLog;
 use crate::policy::{ACCESS_MAX, AnyPolicy, Policy, PolicyKind, Residents, Slot};
 use crate::rng::SplitMix64;
 use crate::stats::{Counters, Departure, Departures, MissReason, Snapshot};
@@ -150,6 +151,9 @@ pub struct ShardConfig<K, V> {
     /// Sorts keys into up to [`CLASSES`] classes whose live counts the shard keeps exactly (the
     /// server counts keys per database this way); `None` counts everything as class 0.
     pub classify: Option<fn(&K) -> usize>,
+    /// Where keys that expire or are evicted are recorded (see [`crate::departed`]); `None`
+    /// records nothing.
+    pub departure_log: Option<Arc<DepartureLog<K>>>,
 }
 
 /// How many key classes a shard counts (see [`ShardConfig::classify`]).
@@ -178,6 +182,7 @@ impl<K, V> ShardConfig<K, V> {
             seed: 0x5eed,
             reserve: usize::try_from(capacity).unwrap_or(0).min(1 << 20),
             classify: None,
+            departure_log: None,
         }
     }
 
@@ -244,6 +249,7 @@ pub struct Shard<K, V, S = foldhash::fast::RandomState, P = AnyPolicy> {
     class_len: [usize; CLASSES],
     /// Resident entries carrying a TTL, per key class.
     class_ttl_len: [usize; CLASSES],
+    departure_log: Option<Arc<DepartureLog<K>>>,
 }
 
 impl<K, V, S, P> fmt::Debug for Shard<K, V, S, P> {
@@ -364,6 +370,7 @@ where
             classify: config.classify,
             class_len: [0; CLASSES],
             class_ttl_len: [0; CLASSES],
+            departure_log: config.departure_log,
         }
     }
 
@@ -917,6 +924,9 @@ where
         }
         self.departures.record(hash, cause);
         self.counters.departed(cause, weight);
+        if let Some(log) = &self.departure_log {
+            log.record(key, cause);
+        }
         Some(value)
     }
 

@@ -9,6 +9,7 @@
 //! and no lock is held across a load in [`Store::get_or_insert_with`].
 
 use crate::clock::{Clock, SystemClock, Timestamp, deadline_after};
+use crate::departed::DepartureLog;
 use crate::flight::{FlightError, FlightGroup, Role, SharedError};
 use crate::hotkeys::{HotKey, HotKeys};
 use crate::mrc::SharedMissRatioCurve;
@@ -18,7 +19,7 @@ use crate::shard::{
     Compute, EntryMut, InsertError, NEVER, Shard, ShardConfig, SharedLookup, VolatileCandidate,
     VolatileRank,
 };
-use crate::stats::Snapshot;
+use crate::stats::{Departure, Snapshot};
 use crate::weigher::{Unit, Weigher};
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use std::borrow::Borrow;
@@ -185,6 +186,7 @@ pub struct StoreBuilder<K, V> {
     seed: u64,
     unit: bool,
     classify: Option<fn(&K) -> usize>,
+    record_departures: Option<usize>,
 }
 
 impl<K, V> fmt::Debug for StoreBuilder<K, V> {
@@ -277,8 +279,18 @@ where
         self
     }
 
+    /// Record the keys the store removes by itself (expired or evicted), at most `max` between
+    /// two [`Store::drain_departures`] (see [`departed`](crate::departed)). Off by default.
+    pub fn record_departures(mut self, max: usize) -> Self {
+        self.record_departures = Some(max);
+        self
+    }
+
     /// Builds the store.
     pub fn build(self) -> Store<K, V> {
+        let departure_log = self
+            .record_departures
+            .map(|max| Arc::new(DepartureLog::new(max)));
         let mut shards = self.shards.clamp(1, 4096).next_power_of_two();
         // Every shard gets a budget of at least 1, so more shards than units of capacity would
         // let the shards together hold more than the capacity.
@@ -299,6 +311,7 @@ where
                 config.departure_cells = (self.departure_cells / shards).max(64);
                 config.seed = self.seed.wrapping_add(i as u64);
                 config.classify = self.classify;
+                config.departure_log = departure_log.clone();
                 config.reserve = if unit_weights && self.unit {
                     usize::try_from(per_shard).unwrap_or(0).min(1 << 20)
                 } else {
@@ -327,6 +340,7 @@ where
                 }),
             miss_ratio_curve: self.miss_ratio_curve.map(SharedMissRatioCurve::new),
             load_timeout: self.load_timeout,
+            departure_log,
         }
     }
 }
@@ -343,6 +357,7 @@ pub struct Store<K, V> {
     hot_keys: Option<HotKeyTracker>,
     miss_ratio_curve: Option<SharedMissRatioCurve>,
     load_timeout: Duration,
+    departure_log: Option<Arc<DepartureLog<K>>>,
 }
 
 impl<K, V> fmt::Debug for Store<K, V> {
@@ -377,6 +392,7 @@ where
             seed: 0x5eed,
             unit: true,
             classify: None,
+            record_departures: None,
         }
     }
 
@@ -823,6 +839,22 @@ where
     /// Number of shards.
     pub fn shard_count(&self) -> usize {
         self.cells.len()
+    }
+
+    /// Moves the keys recorded since the last call (expired or evicted, oldest first; see
+    /// [`StoreBuilder::record_departures`]) into `out`, and returns how many departures were
+    /// not recorded because the record was full (0 when none was lost; a consumer that must
+    /// see every key should then treat every key as gone). Without a record, does nothing.
+    /// Nothing to drain costs one atomic load.
+    pub fn drain_departures(&self, out: &mut Vec<(K, Departure)>) -> u64 {
+        self.departure_log.as_ref().map_or(0, |log| log.drain(out))
+    }
+
+    /// Whether departures wait to be drained (one atomic load).
+    pub fn departures_pending(&self) -> bool {
+        self.departure_log
+            .as_ref()
+            .is_some_and(|log| log.is_pending())
     }
 
     /// Removes every entry.

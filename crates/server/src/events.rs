@@ -42,3 +42,46 @@ pub mod class {
     /// `E`: publish on `__keyevent@<db>__:<event>`.
     pub const KEYEVENT: u16 = 1 << 12;
 }
+
+use crate::shared::Shared;
+use larder_engine::Departure;
+
+/// Delivers one key event to everything that depends on writes (the body behind
+/// [`Ctx::modified`](crate::cmd::Ctx::modified), also fed the keys the engine expires and
+/// evicts by itself): `WATCH` and keyspace notifications. `db` is the logical database.
+/// Each consumer that nobody uses costs one atomic load.
+pub fn key_event(shared: &Shared, db: usize, class: u16, event: &'static str, key: &[u8]) {
+    // Keys that expired or were evicted before this change are reported first.
+    flush_departures(shared);
+    shared.watches.touch(db, key);
+    shared.notify.publish(shared, db, class, event, key);
+}
+
+/// Turns the keys the engine expired or evicted since the last call into `expired` and
+/// `evicted` events (called after every command and by the cron). Nothing pending costs one
+/// atomic load.
+pub fn flush_departures(shared: &Shared) {
+    if !shared.keyspace.departures_pending() {
+        return;
+    }
+    if !shared.notify.wants(class::EXPIRED | class::EVICTED) {
+        // Nobody listens: empty the record without copying the keys out.
+        shared.keyspace.discard_departures();
+        return;
+    }
+    let mut departed = Vec::new();
+    // A full record lost some keys (the count is returned): nothing here needs all of them
+    // (WATCH checks liveness at EXEC, a notification is fire-and-forget); an invalidation feed
+    // would have to treat every key as gone.
+    let _lost = shared.keyspace.drain_departures(&mut departed);
+    for (db, key, cause) in departed {
+        let (class, event) = match cause {
+            Departure::Expired => (class::EXPIRED, "expired"),
+            Departure::Evicted => (class::EVICTED, "evicted"),
+            Departure::Removed => continue,
+        };
+        // WATCH needs no touch here: EXEC finds a watched key that was live and is not any
+        // more (and a key already stale when watched must not fail EXEC when reclaimed).
+        shared.notify.publish(shared, db, class, event, &key);
+    }
+}

@@ -21,7 +21,8 @@ use crate::value::Value;
 use larder_engine::hotkeys::{HotKey, HotKeys};
 use larder_engine::namespace::Namespaces;
 use larder_engine::{
-    Clock, Compute, EntryMut, InsertError, PolicyKind, Store, SystemClock, Timestamp, VolatileRank,
+    Clock, Compute, Departure, EntryMut, InsertError, PolicyKind, Store, SystemClock, Timestamp,
+    VolatileRank,
 };
 use parking_lot::Mutex;
 use smallvec::SmallVec;
@@ -42,6 +43,10 @@ pub const UNLIMITED: u64 = 1 << 48;
 /// Keys sampled by the engine's online miss-ratio curve (about 50 bytes each): enough for a
 /// curve within a few points of exact LRU (see `docs/mrc.md`).
 pub const MRC_SAMPLES: usize = 8192;
+
+/// Most keys the engine records as expired or evicted between two drains
+/// ([`Keyspace::drain_departures`]); beyond that they are counted as lost.
+pub const DEPARTURE_RECORD: usize = 1 << 16;
 
 /// One read in this many is recorded by the hot-key tracker (with this weight).
 pub const HOT_KEY_SAMPLE_EVERY: u32 = 8;
@@ -213,6 +218,7 @@ impl Keyspace {
             .classify(physical_db)
             .clock(Arc::clone(&clock))
             .miss_ratio_curve(MRC_SAMPLES)
+            .record_departures(DEPARTURE_RECORD)
             .build();
         let keyspace = Keyspace {
             store,
@@ -495,6 +501,20 @@ impl Keyspace {
             .map(|_| ())
     }
 
+    /// [`Keyspace::set`] that says whether it created the key (no live value was replaced).
+    pub fn put(
+        &self,
+        db: usize,
+        key: &[u8],
+        value: Value,
+        deadline: Timestamp,
+    ) -> Result<bool, InsertError> {
+        let k = self.key(db, key);
+        self.store
+            .insert_with_deadline(Key::from(&k[..]), value, deadline)
+            .map(|replaced| replaced.is_none())
+    }
+
     /// Removes `key`, returning its live value.
     pub fn remove(&self, db: usize, key: &[u8]) -> Option<Value> {
         self.store.remove(&self.key(db, key)[..])
@@ -573,6 +593,40 @@ impl Keyspace {
         }
         self.set(to_db, to, value, deadline)
             .map(|()| Relocated::Done)
+    }
+
+    /// The logical database whose keys carry the physical prefix `physical`.
+    fn logical(&self, physical: u8) -> usize {
+        self.map
+            .iter()
+            .position(|p| p.load(Ordering::Acquire) == physical)
+            .unwrap_or(usize::from(physical))
+    }
+
+    /// Whether keys the engine expired or evicted wait to be drained (one atomic load).
+    pub fn departures_pending(&self) -> bool {
+        self.store.departures_pending()
+    }
+
+    /// Moves the keys the engine expired or evicted since the last call into `out` as
+    /// (logical database, client key, cause); returns how many were lost because the record
+    /// was full (see [`DEPARTURE_RECORD`]).
+    pub fn drain_departures(&self, out: &mut Vec<(usize, Vec<u8>, Departure)>) -> u64 {
+        let mut raw = Vec::new();
+        let lost = self.store.drain_departures(&mut raw);
+        out.extend(
+            raw.into_iter()
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, cause)| (self.logical(k[0]), k[1..].to_vec(), cause)),
+        );
+        lost
+    }
+
+    /// Empties the record of expired and evicted keys without looking at them; returns how
+    /// many were lost (as [`Keyspace::drain_departures`]).
+    pub fn discard_departures(&self) -> u64 {
+        let mut raw = Vec::new();
+        self.store.drain_departures(&mut raw)
     }
 
     /// Live keys in `db`.

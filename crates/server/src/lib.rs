@@ -47,10 +47,12 @@ pub mod events;
 pub mod glob;
 pub mod keyspace;
 pub mod memory;
+pub mod notify;
 pub mod pubsub;
 pub mod server;
 pub mod shared;
 pub mod value;
+pub mod watch;
 
 pub use config::Config;
 pub use server::{Server, run_blocking};

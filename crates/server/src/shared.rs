@@ -5,9 +5,12 @@ use crate::client::{Clients, OutputLimit};
 use crate::cmd::CommandStatsMap;
 use crate::config::Config;
 use crate::keyspace::Keyspace;
+use crate::notify::Notifier;
 use crate::pubsub::PubSub;
+use crate::watch::Watches;
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
@@ -142,6 +145,10 @@ pub struct Shared {
     pub metrics: Mutex<Metrics>,
     /// Per-command counters (`INFO commandstats`).
     pub command_stats: CommandStatsMap,
+    /// Watched keys (`WATCH`).
+    pub watches: Arc<Watches>,
+    /// Keyspace notifications (`notify-keyspace-events`).
+    pub notify: Notifier,
     shutdown: watch::Sender<bool>,
 }
 
@@ -162,6 +169,7 @@ impl Shared {
                 format!("{:08x}", seed.hash_one(i) as u32)
             })
             .collect();
+        let notify = Notifier::new(&config.notify_keyspace_events);
         Shared {
             keyspace,
             config: RwLock::new(config),
@@ -178,6 +186,8 @@ impl Shared {
             startup_memory: 0,
             metrics: Mutex::new(Metrics::default()),
             command_stats: crate::cmd::new_command_stats(),
+            watches: Arc::default(),
+            notify,
             shutdown: watch::channel(false).0,
         }
         .with_startup_memory()
@@ -226,6 +236,8 @@ impl Shared {
         ]
         .map(|c| c.load(Ordering::Relaxed));
         self.metrics.lock().sample(counts, Instant::now());
+        // Keys expired by the active cycle (just run) or evicted outside any command.
+        crate::events::flush_departures(self);
     }
 
     /// `CONFIG RESETSTAT`: zeroes the server's, the commands' and the engine's counters.

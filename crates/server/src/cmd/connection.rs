@@ -221,6 +221,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 }
 
 fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
+    super::transactions::discard_transaction(ctx);
     let id = ctx.session.handle.id;
     for channel in ctx.session.channels.drain() {
         ctx.shared.pubsub.unsubscribe(&channel, id);

@@ -10,6 +10,7 @@
 //! [`Keyspace::compute`]: crate::keyspace::Keyspace::compute
 
 use super::{Ctx, Spec, err, flag, int_arg};
+use crate::events::class;
 use larder_engine::{Compute, NEVER, Timestamp};
 
 const fn spec(
@@ -202,19 +203,25 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], relative: bool, seconds: bo
     let db = ctx.db();
     let changed = ctx.keyspace().compute(db, args[1], |entry| {
         let Some(entry) = entry else {
-            return (Compute::Keep, false);
+            return (Compute::Keep, None);
         };
         if !conditions.allow(*entry.expires_at, when) {
-            return (Compute::Keep, false);
+            return (Compute::Keep, None);
         }
         if when <= now_ms {
-            return (Compute::Remove, true);
+            // A deadline in the past deletes the key (Redis then reports a `del`).
+            return (Compute::Remove, Some("del"));
         }
         *entry.expires_at = when as Timestamp;
-        (Compute::Updated, true)
+        (Compute::Updated, Some("expire"))
     });
     match changed {
-        Ok(changed) => ctx.reply.integer(i64::from(changed)),
+        Ok(event) => {
+            if let Some(event) = event {
+                ctx.modified(class::GENERIC, event, args[1]);
+            }
+            ctx.reply.integer(i64::from(event.is_some()))
+        }
         Err(error) => ctx.insert_error(error),
     }
 }
@@ -245,6 +252,7 @@ fn pexpireat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], milliseconds: bool, absolute: bool) {
     let db = ctx.db();
     let Some(deadline) = ctx.keyspace().deadline(db, key) else {
+        ctx.notify(class::KEY_MISS, "keymiss", key);
         return ctx.reply.integer(-2);
     };
     if deadline == NEVER {
@@ -289,7 +297,12 @@ fn persist(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         _ => (Compute::Keep, false),
     });
     match removed {
-        Ok(removed) => ctx.reply.integer(i64::from(removed)),
+        Ok(removed) => {
+            if removed {
+                ctx.modified(class::GENERIC, "persist", args[1]);
+            }
+            ctx.reply.integer(i64::from(removed))
+        }
         Err(error) => ctx.insert_error(error),
     }
 }

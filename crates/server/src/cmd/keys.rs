@@ -30,6 +30,7 @@
 //!   guarantees across calls is what [`Keyspace::scan`](crate::keyspace::Keyspace::scan) does.
 
 use super::{Ctx, Spec, err, flag, int_arg};
+use crate::events::class;
 use crate::glob;
 use crate::keyspace::{DATABASES, Relocated};
 use larder_engine::InsertError;
@@ -220,28 +221,38 @@ pub static SPECS: &[Spec] = &[
 
 fn del(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let db = ctx.db();
-    let removed = args[1..]
-        .iter()
-        .filter(|key| ctx.keyspace().remove(db, key).is_some())
-        .count();
-    ctx.reply.integer(removed as i64);
+    let mut removed = 0;
+    for key in &args[1..] {
+        if ctx.keyspace().remove(db, key).is_some() {
+            removed += 1;
+            ctx.modified(class::GENERIC, "del", key);
+        }
+    }
+    ctx.reply.integer(removed);
 }
 
 fn exists(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let db = ctx.db();
-    let found = args[1..]
-        .iter()
-        .filter(|key| ctx.keyspace().exists(db, key))
-        .count();
-    ctx.reply.integer(found as i64);
+    let mut found = 0;
+    for key in &args[1..] {
+        if ctx.keyspace().exists(db, key) {
+            found += 1;
+        } else {
+            ctx.notify(class::KEY_MISS, "keymiss", key);
+        }
+    }
+    ctx.reply.integer(found);
 }
 
 fn type_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let db = ctx.db();
     let name = ctx
         .keyspace()
-        .peek_with(db, args[1], |value, _| value.kind().name())
-        .unwrap_or("none");
+        .peek_with(db, args[1], |value, _| value.kind().name());
+    let name = name.unwrap_or_else(|| {
+        ctx.notify(class::KEY_MISS, "keymiss", args[1]);
+        "none"
+    });
     ctx.reply.simple(name.as_bytes());
 }
 
@@ -383,7 +394,13 @@ fn rename(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             ctx.reply.ok()
         };
     }
-    match ctx.keyspace().relocate(db, from, db, to, !nx) {
+    let outcome = ctx.keyspace().relocate(db, from, db, to, !nx);
+    if let Ok(Relocated::Done) = outcome {
+        ctx.notify(class::NEW, "new", to);
+        ctx.modified(class::GENERIC, "rename_from", from);
+        ctx.modified(class::GENERIC, "rename_to", to);
+    }
+    match outcome {
         Ok(Relocated::Done) if nx => ctx.reply.integer(1),
         Ok(Relocated::Done) => ctx.reply.ok(),
         Ok(Relocated::TargetExists) => ctx.reply.integer(0),
@@ -429,6 +446,13 @@ fn move_(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return ctx.error(SAME_OBJECT);
     }
     let outcome = ctx.keyspace().relocate(db, args[1], target, args[1], false);
+    if let Ok(Relocated::Done) = outcome {
+        ctx.shared
+            .notify
+            .publish(ctx.shared, target, class::NEW, "new", args[1]);
+        ctx.modified_in(db, class::GENERIC, "move_from", args[1]);
+        ctx.modified_in(target, class::GENERIC, "move_to", args[1]);
+    }
     relocated(ctx, outcome);
 }
 
@@ -455,6 +479,12 @@ fn copy(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return ctx.error(SAME_OBJECT);
     }
     let outcome = ctx.keyspace().copy(db, args[1], target, args[2], replace);
+    if let Ok(Relocated::Done) = outcome {
+        ctx.shared
+            .notify
+            .publish(ctx.shared, target, class::NEW, "new", args[2]);
+        ctx.modified_in(target, class::GENERIC, "copy_to", args[2]);
+    }
     relocated(ctx, outcome);
 }
 
@@ -470,7 +500,15 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     if !range.contains(&a) || !range.contains(&b) {
         return ctx.error(err::DB_INDEX);
     }
-    ctx.keyspace().swapdb(a as usize, b as usize);
+    let (a, b) = (a as usize, b as usize);
+    // Clients watching a key that exists in either database see it changed.
+    let keyspace = &ctx.shared.keyspace;
+    for db in [a, b] {
+        ctx.shared
+            .watches
+            .touch_db(db, |key| keyspace.exists(a, key) || keyspace.exists(b, key));
+    }
+    ctx.keyspace().swapdb(a, b);
     ctx.reply.ok();
 }
 
@@ -490,6 +528,10 @@ fn flush_mode_ok(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> bool {
 fn flushdb(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     if flush_mode_ok(ctx, args) {
         let db = ctx.db();
+        let keyspace = &ctx.shared.keyspace;
+        ctx.shared
+            .watches
+            .touch_db(db, |key| keyspace.exists(db, key));
         ctx.keyspace().flushdb(db);
         ctx.reply.ok();
     }
@@ -497,6 +539,12 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 fn flushall(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     if flush_mode_ok(ctx, args) {
+        let keyspace = &ctx.shared.keyspace;
+        for db in 0..DATABASES {
+            ctx.shared
+                .watches
+                .touch_db(db, |key| keyspace.exists(db, key));
+        }
         ctx.keyspace().flushall();
         ctx.reply.ok();
     }

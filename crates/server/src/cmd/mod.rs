@@ -211,6 +211,8 @@ pub struct Session {
     pub in_multi: bool,
     /// Keys made ready by this command (database, client key), served after it completes.
     pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// `MULTI`'s queue and the watched keys.
+    pub tx: transactions::Transaction,
 }
 
 impl Session {
@@ -229,6 +231,7 @@ impl Session {
             serving_blocked: false,
             in_multi: false,
             ready_keys: Vec::new(),
+            tx: transactions::Transaction::default(),
         }
     }
 
@@ -323,7 +326,16 @@ impl Ctx<'_> {
 
     /// [`Ctx::modified`] for a key of database `db` (`MOVE`, `COPY ... DB`).
     pub fn modified_in(&mut self, db: usize, class: u16, event: &'static str, key: &[u8]) {
-        let _ = (db, class, event, key);
+        crate::events::key_event(self.shared, db, class, event, key);
+    }
+
+    /// Reports an event that changes no key (`keymiss`, `new` before the write's own event):
+    /// only keyspace notifications see it.
+    pub fn notify(&mut self, class: u16, event: &'static str, key: &[u8]) {
+        let db = self.session.db;
+        self.shared
+            .notify
+            .publish(self.shared, db, class, event, key);
     }
 
     /// Nothing to serve yet for a blocking command on `keys`: blocks the client (see
@@ -397,6 +409,74 @@ fn room_for_write(shared: &Shared) -> bool {
     }
 }
 
+/// Whether the server is out of memory for a command queued in `MULTI` or an `EXEC` that
+/// writes (Redis rejects those whenever `maxmemory` is exceeded and eviction cannot help): no
+/// room can be made for a write, or, under an `allkeys-*` policy, the store has nothing left to
+/// evict and the process is still over `maxmemory`.
+pub(crate) fn out_of_memory(shared: &Shared) -> bool {
+    if !room_for_write(shared) {
+        return true;
+    }
+    let (maxmemory, policy) = shared.keyspace.limit();
+    maxmemory > 0
+        && matches!(policy, crate::keyspace::MaxmemoryPolicy::AllKeys(_))
+        && shared.keyspace.store().is_empty()
+        && shared.used_memory() > maxmemory
+}
+
+/// Refuses a request before it runs. Inside `MULTI` this aborts the transaction: its `EXEC`
+/// will answer `-EXECABORT`; a refused `EXEC` itself discards it and says why.
+fn reject(ctx: &mut Ctx<'_>, spec: Option<&Spec>, text: &str) {
+    if ctx.session.in_multi {
+        ctx.session.tx.aborted = true;
+        if spec.is_some_and(|s| s.name == "exec") {
+            transactions::discard_transaction(ctx);
+            return ctx.error(&format!(
+                "EXECABORT Transaction discarded because of: {text}"
+            ));
+        }
+    }
+    ctx.error(text);
+}
+
+/// Runs a handler (the caller holds the server's lock as the command needs) and counts it.
+fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, args: &[&[u8]], lock: bool) {
+    let start = ctx.reply.out.len();
+    let began = Instant::now();
+    if !lock {
+        (spec.handler)(ctx, args);
+    } else if spec.flags & flag::EXCLUSIVE != 0 {
+        let _alone = ctx.shared.exclusive.write();
+        (spec.handler)(ctx, args);
+    } else {
+        let _shared = ctx.shared.exclusive.read();
+        (spec.handler)(ctx, args);
+    }
+    if let Some(stats) = ctx.shared.command_stats.get(spec.name) {
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        stats
+            .nanos
+            .fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        if ctx.reply.out.get(start) == Some(&b'-') {
+            stats.failed_calls.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Runs a command queued by `MULTI`, from `EXEC`, which already holds the server's exclusive
+/// lock: through the same table, with its counters, without taking the lock again.
+pub(crate) fn run_queued(ctx: &mut Ctx<'_>, spec: &'static Spec, args: &[&[u8]]) {
+    // Counted in `total_commands_processed` when it was received and queued.
+    *ctx.session.handle.last_command.lock() = spec.name;
+    call(ctx, spec, args, false);
+}
+
+/// What follows every top-level command (once per `EXEC`, not per queued command): the keys
+/// the engine expired or evicted meanwhile become key events.
+fn after_command(shared: &Shared) {
+    crate::events::flush_departures(shared);
+}
+
 /// Runs one request: checks it against the table (existence, arity, authentication,
 /// subscriber context, memory) and calls its handler, writing the reply to `out`.
 pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[&[u8]]) {
@@ -411,59 +491,74 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
     };
     ServerStats::add(&shared.stats.commands_processed, 1);
     let Some(spec) = spec else {
-        ctx.error(&unknown_command(args));
+        reject(&mut ctx, None, &unknown_command(args));
+        after_command(shared);
         return finish(ctx);
     };
-    let stats = shared.command_stats.get(spec.name);
     *ctx.session.handle.last_command.lock() = spec.name;
     let arity_ok = if spec.arity >= 0 {
         args.len() == spec.arity as usize
     } else {
         args.len() >= spec.arity.unsigned_abs() as usize
     };
-    let mut ran = false;
+    let queue = ctx.session.in_multi && !transactions::runs_in_multi(spec);
+    let mut refused = true;
     if !ctx.session.authenticated && spec.flags & flag::NO_AUTH == 0 {
-        ctx.error("NOAUTH Authentication required.");
+        reject(&mut ctx, Some(spec), "NOAUTH Authentication required.");
     } else if !arity_ok {
-        ctx.arity_error(spec.name);
+        reject(
+            &mut ctx,
+            Some(spec),
+            &format!("ERR wrong number of arguments for '{}' command", spec.name),
+        );
     } else if ctx.session.version == Version::Resp2
         && ctx.session.subscriptions() > 0
         && spec.flags & flag::SUBSCRIBED == 0
     {
-        ctx.error(&format!(
-            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            spec.name
-        ));
-    } else if spec.flags & flag::DENYOOM != 0 && !room_for_write(shared) {
+        reject(
+            &mut ctx,
+            Some(spec),
+            &format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ),
+        );
+    } else if queue && transactions::not_in_multi(spec) {
+        reject(
+            &mut ctx,
+            Some(spec),
+            "ERR Command not allowed inside a transaction",
+        );
+    } else if (queue && out_of_memory(shared))
+        || (!queue && spec.flags & flag::DENYOOM != 0 && !room_for_write(shared))
+    {
         ServerStats::add(&shared.stats.oom_rejections, 1);
-        ctx.error(err::OOM);
+        reject(&mut ctx, Some(spec), err::OOM);
+    } else if queue && !transactions::fits_queue(&mut ctx, args) {
+        reject(
+            &mut ctx,
+            Some(spec),
+            "ERR MULTI queue over client-query-buffer-limit",
+        );
+    } else if queue {
+        ctx.session.tx.queue.push(transactions::Queued {
+            spec,
+            args: args.iter().map(|a| a.to_vec()).collect(),
+        });
+        ctx.reply.simple(b"QUEUED");
+        refused = false;
     } else {
-        ran = true;
-        let began = Instant::now();
-        if spec.flags & flag::EXCLUSIVE != 0 {
-            let _alone = shared.exclusive.write();
-            (spec.handler)(&mut ctx, args);
-        } else {
-            let _shared = shared.exclusive.read();
-            (spec.handler)(&mut ctx, args);
-        }
-        if let Some(stats) = stats {
-            stats.calls.fetch_add(1, Ordering::Relaxed);
-            stats
-                .nanos
-                .fetch_add(began.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            if ctx.reply.out.get(start) == Some(&b'-') {
-                stats.failed_calls.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        refused = false;
+        call(&mut ctx, spec, args, true);
     }
-    if !ran && let Some(stats) = stats {
+    if refused && let Some(stats) = shared.command_stats.get(spec.name) {
         stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
     }
     ctx.session
         .handle
         .db
         .store(ctx.session.db, Ordering::Relaxed);
+    after_command(shared);
     finish(ctx)
 }
 

@@ -296,6 +296,9 @@ fn config_set(ctx: &mut Ctx<'_>, pairs: &[&[u8]]) {
     let memory_changed =
         new.maxmemory != config.maxmemory || new.maxmemory_policy != config.maxmemory_policy;
     let hot_changed = new.hotkeys_top != config.hotkeys_top;
+    if new.notify_keyspace_events != config.notify_keyspace_events {
+        ctx.shared.notify.configure(&new.notify_keyspace_events);
+    }
     *config = new;
     let (maxmemory, policy, top) = (config.maxmemory, config.policy(), config.hotkeys_top);
     drop(config);

@@ -13,6 +13,7 @@
 //! [`Keyspace::compute`]: crate::keyspace::Keyspace::compute
 
 use super::{Ctx, Spec, err, flag, int_arg};
+use crate::events::class;
 use crate::value::long_double::LongDouble;
 use crate::value::{IntBuf, Value};
 use larder_engine::{Compute, InsertError, NEVER, Timestamp};
@@ -321,8 +322,19 @@ fn get(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     match found {
         Some(true) => {}
         Some(false) => ctx.error(err::WRONGTYPE),
-        None => ctx.reply.null(),
+        None => {
+            ctx.notify(class::KEY_MISS, "keymiss", args[1]);
+            ctx.reply.null()
+        }
     }
+}
+
+/// Reports a string write to `key`: `new` first when it created the key, then `event`.
+fn written(ctx: &mut Ctx<'_>, key: &[u8], created: bool, event: &'static str) {
+    if created {
+        ctx.notify(class::NEW, "new", key);
+    }
+    ctx.modified(class::STRING, event, key);
 }
 
 /// How an expiration argument is read.
@@ -430,7 +442,8 @@ enum SetReply {
 enum SetOutcome {
     WrongType,
     Skipped(Option<Vec<u8>>),
-    Done(Option<Vec<u8>>),
+    /// Written: the old value (for `GET`) and whether the key was created.
+    Done(Option<Vec<u8>>, bool),
 }
 
 /// Redis's `setGenericCommand`.
@@ -459,16 +472,19 @@ fn set_generic(
     if !(options.nx || options.xx || options.get || options.keepttl) {
         // A plain write reads nothing: the engine's insert, the fast path of `SET`.
         let result = match deadline {
-            Some(ms) if ms <= now as i64 => {
-                ctx.keyspace().remove(db, key);
-                Ok(())
-            }
+            Some(ms) if ms <= now as i64 => Ok(ctx.keyspace().remove(db, key).is_none()),
             deadline => ctx
                 .keyspace()
-                .set(db, key, value, deadline.map_or(NEVER, |ms| ms as u64)),
+                .put(db, key, value, deadline.map_or(NEVER, |ms| ms as u64)),
         };
         return match result {
-            Ok(()) => ctx.reply.ok(),
+            Ok(created) => {
+                written(ctx, key, created, "set");
+                if deadline.is_some() {
+                    ctx.modified(class::GENERIC, "expire", key);
+                }
+                ctx.reply.ok()
+            }
             Err(error) => ctx.insert_error(error),
         };
     }
@@ -499,18 +515,24 @@ fn set_generic(
                 } else {
                     Compute::Keep
                 };
-                return (action, SetOutcome::Done(old));
+                return (action, SetOutcome::Done(old, !found));
             }
             Some(ms) => ms as u64,
             None if options.keepttl => expires_at.unwrap_or(NEVER),
             None => NEVER,
         };
-        (Compute::Put(value, deadline), SetOutcome::Done(old))
+        (Compute::Put(value, deadline), SetOutcome::Done(old, !found))
     });
+    if let Ok(SetOutcome::Done(_, created)) = &result {
+        written(ctx, key, *created, "set");
+        if deadline.is_some() {
+            ctx.modified(class::GENERIC, "expire", key);
+        }
+    }
     match result {
         Err(error) => ctx.insert_error(error),
         Ok(SetOutcome::WrongType) => ctx.error(err::WRONGTYPE),
-        Ok(SetOutcome::Skipped(old) | SetOutcome::Done(old)) if options.get => match old {
+        Ok(SetOutcome::Skipped(old) | SetOutcome::Done(old, _)) if options.get => match old {
             Some(bytes) => ctx.reply.bulk(&bytes),
             None => ctx.reply.null(),
         },
@@ -518,7 +540,7 @@ fn set_generic(
             SetReply::OkNull => ctx.reply.null(),
             SetReply::OneZero => ctx.reply.integer(0),
         },
-        Ok(SetOutcome::Done(_)) => match style {
+        Ok(SetOutcome::Done(..)) => match style {
             SetReply::OkNull => ctx.reply.ok(),
             SetReply::OneZero => ctx.reply.integer(1),
         },
@@ -576,7 +598,12 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         },
     });
     match found {
-        Ok(found) => reply_string(ctx, found),
+        Ok(found) => {
+            if let Some(Some(_)) = found {
+                ctx.modified(class::GENERIC, "del", args[1]);
+            }
+            reply_string(ctx, found)
+        }
         Err(error) => ctx.insert_error(error),
     }
 }
@@ -585,7 +612,8 @@ enum GetexOutcome {
     Missing,
     WrongType,
     BadExpire(String),
-    Value(Vec<u8>),
+    /// The value, and the event the command caused (`del`, `expire`, `persist`), if any.
+    Value(Vec<u8>, Option<&'static str>),
 }
 
 /// `GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]`
@@ -609,17 +637,20 @@ fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         match deadline {
             Some((_, Err(text))) => (Compute::Keep, GetexOutcome::BadExpire(text)),
             Some((unit, Ok(ms))) if unit.is_absolute() && ms <= now as i64 => {
-                (Compute::Remove, GetexOutcome::Value(bytes))
+                (Compute::Remove, GetexOutcome::Value(bytes, Some("del")))
             }
             Some((_, Ok(ms))) => {
                 *entry.expires_at = ms as u64;
-                (Compute::Updated, GetexOutcome::Value(bytes))
+                (Compute::Updated, GetexOutcome::Value(bytes, Some("expire")))
             }
             None if options.persist && *entry.expires_at != NEVER => {
                 *entry.expires_at = NEVER;
-                (Compute::Updated, GetexOutcome::Value(bytes))
+                (
+                    Compute::Updated,
+                    GetexOutcome::Value(bytes, Some("persist")),
+                )
             }
-            None => (Compute::Keep, GetexOutcome::Value(bytes)),
+            None => (Compute::Keep, GetexOutcome::Value(bytes, None)),
         }
     });
     match outcome {
@@ -627,7 +658,12 @@ fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Ok(GetexOutcome::Missing) => ctx.reply.null(),
         Ok(GetexOutcome::WrongType) => ctx.error(err::WRONGTYPE),
         Ok(GetexOutcome::BadExpire(text)) => ctx.error(&text),
-        Ok(GetexOutcome::Value(bytes)) => ctx.reply.bulk(&bytes),
+        Ok(GetexOutcome::Value(bytes, event)) => {
+            if let Some(event) = event {
+                ctx.modified(class::GENERIC, event, args[1]);
+            }
+            ctx.reply.bulk(&bytes)
+        }
     }
 }
 
@@ -647,6 +683,9 @@ fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
                 None => false,
             }
         });
+        if found.is_none() {
+            ctx.notify(class::KEY_MISS, "keymiss", key);
+        }
         if found != Some(true) {
             ctx.reply.null();
         }
@@ -657,12 +696,15 @@ fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 fn set_pairs(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> bool {
     let db = ctx.db();
     for pair in args[1..].chunks_exact(2) {
-        if let Err(error) = ctx
+        match ctx
             .keyspace()
-            .set(db, pair[0], Value::string(pair[1]), NEVER)
+            .put(db, pair[0], Value::string(pair[1]), NEVER)
         {
-            ctx.insert_error(error);
-            return false;
+            Ok(created) => written(ctx, pair[0], created, "set"),
+            Err(error) => {
+                ctx.insert_error(error);
+                return false;
+            }
         }
     }
     true
@@ -704,8 +746,10 @@ fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let max = ctx.shared.config.read().proto_max_bulk_len;
     let tail = args[2];
     let db = ctx.db();
+    let mut created = false;
     let outcome = ctx.keyspace().compute(db, args[1], |entry| {
         let Some(entry) = entry else {
+            created = true;
             return (
                 Compute::Put(Value::string(tail), NEVER),
                 LengthOutcome::Len(tail.len()),
@@ -732,14 +776,20 @@ fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Err(error) => ctx.insert_error(error),
         Ok(LengthOutcome::WrongType) => ctx.error(err::WRONGTYPE),
         Ok(LengthOutcome::TooLong) => ctx.error(TOO_LONG),
-        Ok(LengthOutcome::Len(len)) => ctx.reply.integer(len as i64),
+        Ok(LengthOutcome::Len(len)) => {
+            written(ctx, args[1], created, "append");
+            ctx.reply.integer(len as i64)
+        }
     }
 }
 
 fn strlen(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let db = ctx.db();
     match ctx.keyspace().get_with(db, args[1], Value::string_len) {
-        None => ctx.reply.integer(0),
+        None => {
+            ctx.notify(class::KEY_MISS, "keymiss", args[1]);
+            ctx.reply.integer(0)
+        }
         Some(Some(len)) => ctx.reply.integer(len as i64),
         Some(None) => ctx.error(err::WRONGTYPE),
     }
@@ -777,7 +827,10 @@ fn getrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Some(())
     });
     match found {
-        None => ctx.reply.bulk(b""),
+        None => {
+            ctx.notify(class::KEY_MISS, "keymiss", args[1]);
+            ctx.reply.bulk(b"")
+        }
         Some(None) => ctx.error(err::WRONGTYPE),
         Some(Some(())) => {}
     }
@@ -813,8 +866,10 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return;
     }
     let offset = offset as usize;
+    let mut created = false;
     let outcome = ctx.keyspace().compute(db, args[1], |entry| {
         let Some(entry) = entry else {
+            created = true;
             let mut bytes = vec![0; end];
             bytes[offset..].copy_from_slice(patch);
             return (
@@ -848,7 +903,10 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Err(error) => ctx.insert_error(error),
         Ok(LengthOutcome::WrongType) => ctx.error(err::WRONGTYPE),
         Ok(LengthOutcome::TooLong) => ctx.error(TOO_LONG),
-        Ok(LengthOutcome::Len(len)) => ctx.reply.integer(len as i64),
+        Ok(LengthOutcome::Len(len)) => {
+            written(ctx, args[1], created, "setrange");
+            ctx.reply.integer(len as i64)
+        }
     }
 }
 
@@ -863,8 +921,10 @@ enum CounterOutcome<T> {
 /// keeping its TTL.
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
     let db = ctx.db();
+    let mut created = false;
     let outcome = ctx.keyspace().compute(db, key, |entry| {
         let Some(entry) = entry else {
+            created = true;
             return (
                 Compute::Put(Value::Int(by), NEVER),
                 CounterOutcome::Value(by),
@@ -896,7 +956,10 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
         Ok(CounterOutcome::WrongType) => ctx.error(err::WRONGTYPE),
         Ok(CounterOutcome::NotNumber) => ctx.error(err::NOT_INTEGER),
         Ok(CounterOutcome::Overflow) => ctx.error(err::OVERFLOW),
-        Ok(CounterOutcome::Value(n)) => ctx.reply.integer(n),
+        Ok(CounterOutcome::Value(n)) => {
+            written(ctx, key, created, "incrby");
+            ctx.reply.integer(n)
+        }
     }
 }
 
@@ -928,7 +991,9 @@ fn decrby(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let by = LongDouble::parse(args[2]);
     let db = ctx.db();
+    let mut created = false;
     let outcome = ctx.keyspace().compute(db, args[1], |entry| {
+        created = entry.is_none();
         let (current, expires_at) = match &entry {
             None => (LongDouble::ZERO, NEVER),
             Some(entry) => {
@@ -966,7 +1031,10 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Ok(CounterOutcome::WrongType) => ctx.error(err::WRONGTYPE),
         Ok(CounterOutcome::NotNumber) => ctx.error(err::NOT_FLOAT),
         Ok(CounterOutcome::Overflow) => ctx.error("ERR increment would produce NaN or Infinity"),
-        Ok(CounterOutcome::Value(text)) => ctx.reply.bulk(text.as_bytes()),
+        Ok(CounterOutcome::Value(text)) => {
+            written(ctx, args[1], created, "incrbyfloat");
+            ctx.reply.bulk(text.as_bytes())
+        }
     }
 }
 
@@ -998,8 +1066,10 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         return;
     }
     let db = ctx.db();
+    let mut created = false;
     let outcome = ctx.keyspace().compute(db, args[1], |entry| {
         let Some(entry) = entry else {
+            created = true;
             let mut bytes = vec![0; byte + 1];
             if on {
                 bytes[byte] |= mask;
@@ -1038,7 +1108,10 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     match outcome {
         Err(error) => ctx.insert_error(error),
         Ok(None) => ctx.error(err::WRONGTYPE),
-        Ok(Some(was)) => ctx.reply.integer(i64::from(was)),
+        Ok(Some(was)) => {
+            written(ctx, args[1], created, "setbit");
+            ctx.reply.integer(i64::from(was))
+        }
     }
 }
 
@@ -1056,7 +1129,10 @@ fn getbit(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         Some(bytes.get(byte).is_some_and(|b| b & mask != 0))
     });
     match found {
-        None => ctx.reply.integer(0),
+        None => {
+            ctx.notify(class::KEY_MISS, "keymiss", args[1]);
+            ctx.reply.integer(0)
+        }
         Some(None) => ctx.error(err::WRONGTYPE),
         Some(Some(bit)) => ctx.reply.integer(i64::from(bit)),
     }
