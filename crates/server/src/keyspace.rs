@@ -179,9 +179,9 @@ pub struct Keyspace {
     /// The data budget: the engine weight (key + value + [`ENTRY_OVERHEAD`] per entry) the data
     /// may reach so that the process stays within `maxmemory` (see [`Keyspace::reconcile`]).
     data_budget: AtomicU64,
-    /// The most one entry is weighed: one shard's share of the engine budget (see
+    /// How entries are weighed against the engine's per-shard budgets (see
     /// [`Keyspace::set_engine_capacity`]).
-    max_weight: Arc<AtomicU32>,
+    weight_cap: Arc<WeightCap>,
 }
 
 impl std::fmt::Debug for Keyspace {
@@ -196,6 +196,27 @@ fn weigh(key: &Key, value: &Value) -> u32 {
     (key.len() + value.heap_bytes() + ENTRY_OVERHEAD).min(u32::MAX as usize) as u32
 }
 
+/// The weigher's view of the engine budget: an entry that fits the whole budget is weighed at
+/// most one shard's share of it (see [`Keyspace::set_engine_capacity`]).
+#[derive(Debug)]
+struct WeightCap {
+    /// One shard's share of the budget.
+    share: AtomicU32,
+    /// The whole budget.
+    total: AtomicU64,
+}
+
+impl WeightCap {
+    fn weigh(&self, key: &Key, value: &Value) -> u32 {
+        let weight = weigh(key, value);
+        if u64::from(weight) > self.total.load(Ordering::Relaxed) {
+            weight
+        } else {
+            weight.min(self.share.load(Ordering::Relaxed))
+        }
+    }
+}
+
 fn physical_db(key: &Key) -> usize {
     usize::from(key[0])
 }
@@ -208,13 +229,14 @@ impl Keyspace {
 
     /// [`Keyspace::new`] with an injected clock (tests).
     pub fn with_clock(maxmemory: u64, policy: MaxmemoryPolicy, clock: Arc<dyn Clock>) -> Keyspace {
-        let max_weight = Arc::new(AtomicU32::new(u32::MAX));
-        let cap = Arc::clone(&max_weight);
+        let weight_cap = Arc::new(WeightCap {
+            share: AtomicU32::new(u32::MAX),
+            total: AtomicU64::new(u64::MAX),
+        });
+        let cap = Arc::clone(&weight_cap);
         let store = Store::builder(Self::budget(maxmemory, policy))
             .policy(policy.engine_policy())
-            .weigher(move |key: &Key, value: &Value| {
-                weigh(key, value).min(cap.load(Ordering::Relaxed))
-            })
+            .weigher(move |key: &Key, value: &Value| cap.weigh(key, value))
             .classify(physical_db)
             .clock(Arc::clone(&clock))
             .miss_ratio_curve(MRC_SAMPLES)
@@ -230,7 +252,7 @@ impl Keyspace {
             limit: Mutex::new((maxmemory, policy)),
             writes_check: AtomicBool::new(Self::writes_check(maxmemory, policy)),
             data_budget: AtomicU64::new(maxmemory),
-            max_weight,
+            weight_cap,
         };
         keyspace.set_engine_capacity(Self::budget(maxmemory, policy));
         keyspace.reconcile(crate::memory::allocator_stats().map(|a| a.allocated));
@@ -331,13 +353,15 @@ impl Keyspace {
     /// sees the real bytes, lowers the budget of all shards for what the cap leaves unweighed.
     /// When a budget is lowered the capped value is evicted like any other if its shard must
     /// shrink: under memory pressure it is an eviction, never a write that loses it.
+    /// An entry heavier than the whole budget is still weighed in full, and refused.
     fn set_engine_capacity(&self, capacity: u64) {
         self.store.set_capacity(capacity);
         let share = capacity / self.store.shard_count().max(1) as u64;
-        self.max_weight.store(
+        self.weight_cap.share.store(
             share.clamp(1, u64::from(u32::MAX)) as u32,
             Ordering::Relaxed,
         );
+        self.weight_cap.total.store(capacity, Ordering::Relaxed);
     }
 
     /// Whether the data is over its budget while the policy lets the engine evict nothing (a
@@ -761,6 +785,11 @@ mod tests {
         assert!(ks.store().weighted_size() <= ks.store().capacity());
         ks.set(0, b"big", Value::string(&[7; 200_000]), NEVER)
             .expect("stored again under the lower budget");
+        // Heavier than the whole budget: refused, whatever the cap.
+        assert!(matches!(
+            ks.set(0, b"huge", Value::string(&[7; 600_000]), NEVER),
+            Err(InsertError::TooLarge { .. })
+        ));
     }
 
     #[test]
