@@ -439,6 +439,7 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         args.len() >= spec.arity.unsigned_abs() as usize
     };
     let mut ran = false;
+    let nesting = Nesting::enter();
     if !ctx.session.authenticated && spec.flags & flag::NO_AUTH == 0 {
         ctx.error("NOAUTH Authentication required.");
     } else if !arity_ok {
@@ -475,12 +476,42 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         .handle
         .db
         .store(ctx.session.db, Ordering::Relaxed);
-    if !ctx.session.serving_blocked
+    if nesting.outermost()
+        && !ctx.session.serving_blocked
         && (!ctx.session.ready_keys.is_empty() || !ctx.session.unblock.is_empty())
     {
+        drop(nesting);
         serve_blocked(shared, ctx.session);
     }
     finish(ctx)
+}
+
+thread_local! {
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// How deep [`execute`] calls are nested on this thread (a command run by another, as `EXEC`
+/// may): blocked clients are served once, after the outermost.
+struct Nesting {
+    outer: bool,
+}
+
+impl Nesting {
+    fn enter() -> Nesting {
+        let depth = DEPTH.get();
+        DEPTH.set(depth + 1);
+        Nesting { outer: depth == 0 }
+    }
+
+    fn outermost(&self) -> bool {
+        self.outer
+    }
+}
+
+impl Drop for Nesting {
+    fn drop(&mut self) {
+        DEPTH.set(DEPTH.get() - 1);
+    }
 }
 
 /// Calls a handler under the server's `exclusive` lock (alone for [`flag::EXCLUSIVE`]).
