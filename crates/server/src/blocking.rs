@@ -127,7 +127,8 @@ impl Waiter {
             version,
             args,
             keys,
-            deadline: request.timeout.map(|t| Instant::now() + t),
+            // A deadline too far to represent is no deadline.
+            deadline: request.timeout.and_then(|t| Instant::now().checked_add(t)),
             on_timeout: request.on_timeout,
             outcome: Mutex::new(None),
         }

@@ -792,6 +792,9 @@ fn pop_first(ctx: &mut Ctx<'_>, keys: &[&[u8]], end: End, shape: Shape) -> Resul
     for key in keys {
         match pop_into(ctx, key, end, shape) {
             Found::Missing => {}
+            // Serving a blocked client: a key that now holds another type is not ready (as
+            // Redis checks the type before serving); the client stays blocked.
+            Found::WrongType if ctx.session.serving_blocked => {}
             Found::WrongType => {
                 ctx.error(err::WRONGTYPE);
                 return Err(());
@@ -938,6 +941,9 @@ fn blocking_move(
 fn move_element(ctx: &mut Ctx<'_>, source: &[u8], dest: &[u8], from: End, to: End) -> bool {
     match peek_is_list(ctx, source) {
         None => return false,
+        // Serving a blocked client: a source of another type is not ready (the destination's
+        // type, though, is answered as an error).
+        Some(false) if ctx.session.serving_blocked => return false,
         Some(false) => {
             ctx.error(err::WRONGTYPE);
             return true;

@@ -417,6 +417,7 @@ fn room_for_write(shared: &Shared) -> bool {
 /// Runs one request: checks it against the table (existence, arity, authentication,
 /// subscriber context, memory) and calls its handler, writing the reply to `out`.
 pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[&[u8]]) {
+    let nesting = Nesting::enter();
     let start = out.len();
     let version = session.version;
     let spec = lookup(args[0]);
@@ -439,7 +440,6 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         args.len() >= spec.arity.unsigned_abs() as usize
     };
     let mut ran = false;
-    let nesting = Nesting::enter();
     if !ctx.session.authenticated && spec.flags & flag::NO_AUTH == 0 {
         ctx.error("NOAUTH Authentication required.");
     } else if !arity_ok {
@@ -458,7 +458,13 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
     } else {
         ran = true;
         let began = Instant::now();
-        call(shared, spec, &mut ctx, args);
+        if spec.flags & flag::EXCLUSIVE != 0 {
+            let _alone = shared.exclusive.write();
+            (spec.handler)(&mut ctx, args);
+        } else {
+            let _shared = shared.exclusive.read();
+            (spec.handler)(&mut ctx, args);
+        }
         if let Some(stats) = stats {
             stats.calls.fetch_add(1, Ordering::Relaxed);
             stats
@@ -514,17 +520,6 @@ impl Drop for Nesting {
     }
 }
 
-/// Calls a handler under the server's `exclusive` lock (alone for [`flag::EXCLUSIVE`]).
-fn call(shared: &Shared, spec: &Spec, ctx: &mut Ctx<'_>, args: &[&[u8]]) {
-    if spec.flags & flag::EXCLUSIVE != 0 {
-        let _alone = shared.exclusive.write();
-        (spec.handler)(ctx, args);
-    } else {
-        let _shared = shared.exclusive.read();
-        (spec.handler)(ctx, args);
-    }
-}
-
 /// The step after a top-level command (and after a whole transaction): applies its
 /// `CLIENT UNBLOCK`s and serves the clients blocked on the keys it made ready (see
 /// [`crate::blocking`]), before its reply goes out. Must run outside the `exclusive` lock.
@@ -551,7 +546,9 @@ pub fn rerun(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[
         reply: Reply { out, version },
         kept,
     };
-    call(shared, spec, &mut ctx, args);
+    let alone = (spec.flags & flag::EXCLUSIVE != 0).then(|| shared.exclusive.write());
+    let _shared = alone.is_none().then(|| shared.exclusive.read());
+    (spec.handler)(&mut ctx, args);
 }
 
 /// Applies `CLIENT REPLY` to the reply just written (pushes stay).
