@@ -1,6 +1,7 @@
 //! State shared by every connection: the keyspace, the live configuration, the clients, the
 //! pub/sub registry and the server's counters.
 
+use crate::blocking::Blocking;
 use crate::client::{Clients, OutputLimit};
 use crate::cmd::CommandStatsMap;
 use crate::config::Config;
@@ -149,6 +150,8 @@ pub struct Shared {
     pub watches: Arc<Watches>,
     /// Keyspace notifications (`notify-keyspace-events`).
     pub notify: Notifier,
+    /// Clients blocked by `BLPOP`, `BZPOPMIN`, ... (see [`crate::blocking`]).
+    pub blocking: Blocking,
     shutdown: watch::Sender<bool>,
 }
 
@@ -188,6 +191,7 @@ impl Shared {
             command_stats: crate::cmd::new_command_stats(),
             watches: Arc::default(),
             notify,
+            blocking: Blocking::default(),
             shutdown: watch::channel(false).0,
         }
         .with_startup_memory()

@@ -213,6 +213,9 @@ pub struct Session {
     pub ready_keys: Vec<(usize, Vec<u8>)>,
     /// `MULTI`'s queue and the watched keys.
     pub tx: transactions::Transaction,
+    /// `CLIENT UNBLOCK`s of this command (client id, with the error rather than the null),
+    /// applied after it completes (outside the server's `exclusive` lock).
+    pub unblock: Vec<(u64, bool)>,
 }
 
 impl Session {
@@ -232,6 +235,7 @@ impl Session {
             in_multi: false,
             ready_keys: Vec::new(),
             tx: transactions::Transaction::default(),
+            unblock: Vec::new(),
         }
     }
 
@@ -327,6 +331,14 @@ impl Ctx<'_> {
     /// [`Ctx::modified`] for a key of database `db` (`MOVE`, `COPY ... DB`).
     pub fn modified_in(&mut self, db: usize, class: u16, event: &'static str, key: &[u8]) {
         crate::events::key_event(self.shared, db, class, event, key);
+        // Blocked clients: a list or sorted set written, or a key put in place, may serve
+        // them (a spurious ready key is harmless: serving checks again).
+        if self.shared.blocking.armed() && wakes_blocked(class, event) {
+            let ready = &mut self.session.ready_keys;
+            if !ready.last().is_some_and(|(d, k)| *d == db && k == key) {
+                ready.push((db, key.to_vec()));
+            }
+        }
     }
 
     /// Reports an event that changes no key (`keymiss`, `new` before the write's own event):
@@ -370,6 +382,12 @@ impl Ctx<'_> {
             "ERR wrong number of arguments for '{name}' command"
         ));
     }
+}
+
+/// Whether an event may make a key ready for blocked clients.
+fn wakes_blocked(class: u16, event: &str) -> bool {
+    use crate::events::class::{LIST, ZSET};
+    class & (LIST | ZSET) != 0 || matches!(event, "rename_to" | "move_to" | "copy_to" | "restore")
 }
 
 /// Parses an integer argument like Redis's `getLongLongFromObject`.
@@ -480,6 +498,7 @@ fn after_command(shared: &Shared) {
 /// Runs one request: checks it against the table (existence, arity, authentication,
 /// subscriber context, memory) and calls its handler, writing the reply to `out`.
 pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[&[u8]]) {
+    let nesting = Nesting::enter();
     let start = out.len();
     let version = session.version;
     let spec = lookup(args[0]);
@@ -559,7 +578,73 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         .db
         .store(ctx.session.db, Ordering::Relaxed);
     after_command(shared);
+    if nesting.outermost()
+        && !ctx.session.serving_blocked
+        && (!ctx.session.ready_keys.is_empty() || !ctx.session.unblock.is_empty())
+    {
+        drop(nesting);
+        serve_blocked(shared, ctx.session);
+    }
     finish(ctx)
+}
+
+thread_local! {
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// How deep [`execute`] calls are nested on this thread (a command run by another, as `EXEC`
+/// may): blocked clients are served once, after the outermost.
+struct Nesting {
+    outer: bool,
+}
+
+impl Nesting {
+    fn enter() -> Nesting {
+        let depth = DEPTH.get();
+        DEPTH.set(depth + 1);
+        Nesting { outer: depth == 0 }
+    }
+
+    fn outermost(&self) -> bool {
+        self.outer
+    }
+}
+
+impl Drop for Nesting {
+    fn drop(&mut self) {
+        DEPTH.set(DEPTH.get() - 1);
+    }
+}
+
+/// The step after a top-level command (and after a whole transaction): applies its
+/// `CLIENT UNBLOCK`s and serves the clients blocked on the keys it made ready (see
+/// [`crate::blocking`]), before its reply goes out. Must run outside the `exclusive` lock.
+pub fn serve_blocked(shared: &Shared, session: &mut Session) {
+    let ready = std::mem::take(&mut session.ready_keys);
+    let unblock = std::mem::take(&mut session.unblock);
+    if shared.blocking.armed() || !unblock.is_empty() {
+        shared.blocking.serve(shared, ready, unblock);
+    }
+}
+
+/// Runs a blocked client's command again on its behalf (`session.serving_blocked` is set):
+/// the handler alone, without the checks and counters of [`execute`] (they passed when the
+/// command first ran).
+pub fn rerun(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[&[u8]]) {
+    let Some(spec) = args.first().and_then(|name| lookup(name)) else {
+        return;
+    };
+    let version = session.version;
+    let kept = out.len();
+    let mut ctx = Ctx {
+        shared,
+        session,
+        reply: Reply { out, version },
+        kept,
+    };
+    let alone = (spec.flags & flag::EXCLUSIVE != 0).then(|| shared.exclusive.write());
+    let _shared = alone.is_none().then(|| shared.exclusive.read());
+    (spec.handler)(&mut ctx, args);
 }
 
 /// Applies `CLIENT REPLY` to the reply just written (pushes stay).
