@@ -7,6 +7,7 @@ pub mod hash;
 pub mod list;
 pub mod long_double;
 pub mod set;
+pub mod table;
 pub mod zset;
 
 pub use hash::Hash;
