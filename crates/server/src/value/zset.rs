@@ -122,9 +122,7 @@ impl ZSet {
     /// Heap bytes owned, kept up to date by every change (O(1)).
     pub fn heap_bytes(&self) -> usize {
         match &self.repr {
-            Repr::Small(s) => {
-                s.items.capacity() * size_of::<(f64, Box<[u8]>)>() + s.member_bytes
-            }
+            Repr::Small(s) => s.items.capacity() * size_of::<(f64, Box<[u8]>)>() + s.member_bytes,
             Repr::Big(b) => b.heap_bytes(),
         }
     }

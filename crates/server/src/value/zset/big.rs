@@ -272,7 +272,11 @@ impl Tree {
         let kids = &self.inners[node as usize];
         let (ka, kb) = (kids[a], kids[a + 1]);
         let child_level = level - 1;
-        let cap = if child_level == 0 { LEAF_CAP } else { INNER_CAP };
+        let cap = if child_level == 0 {
+            LEAF_CAP
+        } else {
+            INNER_CAP
+        };
         if self.node_len(ka.node, child_level) + self.node_len(kb.node, child_level) > cap {
             return;
         }
@@ -330,7 +334,15 @@ impl Tree {
     }
 
     /// Calls `f` for the slots at ranks `lo..hi` of the subtree, descending when `rev`.
-    fn visit(&self, node: u32, level: u32, lo: usize, hi: usize, rev: bool, f: &mut impl FnMut(u32)) {
+    fn visit(
+        &self,
+        node: u32,
+        level: u32,
+        lo: usize,
+        hi: usize,
+        rev: bool,
+        f: &mut impl FnMut(u32),
+    ) {
         if level == 0 {
             let items = &self.leaves[node as usize][lo..hi];
             if rev {
@@ -457,9 +469,8 @@ impl Big {
             }
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index.insert_unique(hash, id, |&i| {
-            hasher.hash_one(&*slots[i as usize].member)
-        });
+        self.index
+            .insert_unique(hash, id, |&i| hasher.hash_one(&*slots[i as usize].member));
         self.tree.insert(&self.slots, id);
         self.len += 1;
     }
@@ -524,10 +535,17 @@ impl Big {
             return;
         }
         let slots = &self.slots;
-        self.tree.visit(self.tree.root, self.tree.height, start, end, rev, &mut |id| {
-            let s = &slots[id as usize];
-            f(&s.member, s.score)
-        });
+        self.tree.visit(
+            self.tree.root,
+            self.tree.height,
+            start,
+            end,
+            rev,
+            &mut |id| {
+                let s = &slots[id as usize];
+                f(&s.member, s.score)
+            },
+        );
     }
 
     /// Removes the members at ranks `start..end`; returns how many.
@@ -537,8 +555,14 @@ impl Big {
             return 0;
         }
         let mut ids = Vec::with_capacity(end - start);
-        self.tree
-            .visit(self.tree.root, self.tree.height, start, end, false, &mut |id| ids.push(id));
+        self.tree.visit(
+            self.tree.root,
+            self.tree.height,
+            start,
+            end,
+            false,
+            &mut |id| ids.push(id),
+        );
         for &id in &ids {
             let hash = self.hasher.hash_one(&*self.slots[id as usize].member);
             if let Ok(entry) = self.index.find_entry(hash, |&x| x == id) {
@@ -561,7 +585,11 @@ impl Big {
                 f(&s.member, s.score);
             }
         }
-        if end >= self.slots.len() { 0 } else { end as u64 }
+        if end >= self.slots.len() {
+            0
+        } else {
+            end as u64
+        }
     }
 }
 
