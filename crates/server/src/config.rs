@@ -88,7 +88,7 @@ impl Default for Config {
             notify_keyspace_events: String::new(),
             hotkeys_top: 16,
             maxmemory_samples: 5,
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,

@@ -278,7 +278,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 
 /// Parses a SCAN cursor as Redis does (`strtoul`, base 10): an optional sign, digits, nothing
 /// else; a negative cursor wraps around; the empty string is 0.
-fn parse_cursor(arg: &[u8]) -> Option<u64> {
+pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     let (negative, digits) = match arg {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
