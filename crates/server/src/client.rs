@@ -128,7 +128,12 @@ impl ClientHandle {
         self.killed.load(Ordering::Acquire)
     }
 
-    /// Resolves when a message arrives or the client is killed.
+    /// Wakes the connection (a blocked client's wait ended).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves when a message arrives, the client is killed or woken.
     pub async fn woken(&self) {
         self.wake.notified().await;
     }

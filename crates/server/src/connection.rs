@@ -6,6 +6,7 @@
 //! this client ([`ClientHandle::input_pending`], the pub/sub arrival-order fence); reads and
 //! writes go through the socket's readiness (`readable`/`try_read_buf`, `writable`/`try_write`).
 
+use crate::blocking::{BlockRequest, Waiter};
 use crate::client::ClientHandle;
 use crate::cmd::{self, Session};
 use crate::shared::{ServerStats, Shared};
@@ -33,6 +34,9 @@ enum Stop {
     /// A `PUBLISH` (its arguments) whose receivers have input waiting: wait for them, run
     /// it, then call again for the rest.
     Fence(Vec<Arc<ClientHandle>>, Vec<Vec<u8>>),
+    /// A blocking command (its arguments) found nothing to serve: `session.block` is set;
+    /// nothing more is executed until its wait ends.
+    Block(Vec<Vec<u8>>),
 }
 
 /// Serves one connection until it quits, errs, is killed, idles out or the server stops.
@@ -58,6 +62,25 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHan
             }
             let args: Vec<&[u8]> = publish.iter().map(Vec::as_slice).collect();
             run(&shared, &mut session, &mut out, &args);
+            continue;
+        }
+        if let Stop::Block(args) = stop {
+            let Some(request) = session.block.take() else {
+                continue;
+            };
+            if !block(
+                &shared,
+                &mut session,
+                &stream,
+                &mut input,
+                &mut out,
+                args,
+                request,
+            )
+            .await
+            {
+                break;
+            }
             continue;
         }
         handle.end_round();
@@ -130,6 +153,100 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHan
         shared.pubsub.punsubscribe(pattern, handle.id);
     }
     // Dropping the last reference to the socket closes it.
+}
+
+/// Blocks the client on the command `args` that asked for `request`: writes the replies
+/// before it, registers the waiter and waits for it to be served, to time out, to be
+/// unblocked, or for the connection to end (the waiter is then removed). Input arriving
+/// meanwhile stays buffered. The command's reply ends up in `out`; `false` when the
+/// connection must close.
+async fn block(
+    shared: &Shared,
+    session: &mut Session,
+    stream: &TcpStream,
+    input: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+    args: Vec<Vec<u8>>,
+    request: BlockRequest,
+) -> bool {
+    let handle = Arc::clone(&session.handle);
+    handle.drain_into(out);
+    if !out.is_empty() {
+        ServerStats::add(&shared.stats.net_output_bytes, out.len() as u64);
+        let written = write_all(stream, out, &handle).await;
+        out.clear();
+        if !written {
+            return false;
+        }
+    }
+    let waiter = Arc::new(Waiter::new(
+        Arc::clone(&handle),
+        session.db,
+        session.version,
+        args,
+        request,
+    ));
+    if let Some(reply) = shared.blocking.register(shared, &waiter) {
+        out.extend_from_slice(&reply);
+        return true;
+    }
+    // This client executes nothing until the wait ends: it is not "busy" for publishers.
+    handle.end_round();
+    let mut shutdown = shared.shutdown_signal();
+    let query_limit = shared.config.read().client_query_buffer_limit;
+    let deadline = waiter.deadline.map(tokio::time::Instant::from_std);
+    let outcome = loop {
+        if let Some(outcome) = waiter.take_outcome() {
+            break outcome;
+        }
+        if handle.is_killed() || *shutdown.borrow() {
+            shared.blocking.cancel(&waiter);
+            return false;
+        }
+        if handle.has_pushes() {
+            let mut pushed = Vec::new();
+            handle.drain_into(&mut pushed);
+            ServerStats::add(&shared.stats.net_output_bytes, pushed.len() as u64);
+            if !write_all(stream, &pushed, &handle).await {
+                shared.blocking.cancel(&waiter);
+                return false;
+            }
+            continue;
+        }
+        input.reserve(READ_CHUNK);
+        tokio::select! {
+            () = handle.woken() => {}
+            () = sleep_until(deadline) => break shared.blocking.cancel(&waiter),
+            _ = shutdown.changed() => {}
+            ready = stream.readable() => {
+                let closed = match ready {
+                    Err(_) => true,
+                    Ok(()) => match read(stream, input) {
+                        Some(Ok(0)) => true,
+                        Some(Ok(n)) => {
+                            ServerStats::add(&shared.stats.net_input_bytes, n as u64);
+                            input.len() as u64 > query_limit
+                        }
+                        Some(Err(e)) => !is_blocked(&e),
+                        None => false,
+                    },
+                };
+                if closed {
+                    shared.blocking.cancel(&waiter);
+                    return false;
+                }
+            }
+        }
+    };
+    out.extend_from_slice(&waiter.reply(outcome, shared));
+    true
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Reads what the socket has into `input`'s spare room (`None` if the socket turned out not
@@ -240,6 +357,10 @@ fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mu
                     }
                 }
                 run(shared, session, out, args);
+                if session.block.is_some() {
+                    stop = Stop::Block(args.iter().map(|a| a.to_vec()).collect());
+                    break;
+                }
             }
             Ok(None) => break,
             Err(error) => {

@@ -1,6 +1,7 @@
 //! State shared by every connection: the keyspace, the live configuration, the clients, the
 //! pub/sub registry and the server's counters.
 
+use crate::blocking::Blocking;
 use crate::client::{Clients, OutputLimit};
 use crate::cmd::CommandStatsMap;
 use crate::config::Config;
@@ -142,6 +143,8 @@ pub struct Shared {
     pub metrics: Mutex<Metrics>,
     /// Per-command counters (`INFO commandstats`).
     pub command_stats: CommandStatsMap,
+    /// Clients blocked by `BLPOP`, `BZPOPMIN`, ... (see [`crate::blocking`]).
+    pub blocking: Blocking,
     shutdown: watch::Sender<bool>,
 }
 
@@ -178,6 +181,7 @@ impl Shared {
             startup_memory: 0,
             metrics: Mutex::new(Metrics::default()),
             command_stats: crate::cmd::new_command_stats(),
+            blocking: Blocking::default(),
             shutdown: watch::channel(false).0,
         }
         .with_startup_memory()

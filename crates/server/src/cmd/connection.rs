@@ -305,6 +305,7 @@ fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             ctx.reply.verbatim("txt", line.as_bytes());
         }
         ("list", _) => client_list(ctx, args),
+        ("unblock", 3 | 4) => client_unblock(ctx, args),
         ("kill", _) => client_kill(ctx, args),
         ("reply", 3) => {
             let mode = String::from_utf8_lossy(args[2]).to_ascii_lowercase();
@@ -350,6 +351,8 @@ fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
                 b"    Kill connections (options: ID, ADDR, LADDR, TYPE, USER, SKIPME).",
                 b"REPLY (ON|OFF|SKIP)",
                 b"    Control the replies sent to the current connection.",
+                b"UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                b"    Unblock the specified blocked client.",
                 b"NO-EVICT (ON|OFF)",
                 b"    Protect the current client connection from eviction.",
                 b"HELP",
@@ -365,6 +368,25 @@ fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             String::from_utf8_lossy(args[1])
         )),
     }
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: recorded here, applied once the command completes
+/// (see [`super::serve_blocked`]).
+fn client_unblock(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    let error = match args.get(3) {
+        None => false,
+        Some(reason) if reason.eq_ignore_ascii_case(b"timeout") => false,
+        Some(reason) if reason.eq_ignore_ascii_case(b"error") => true,
+        Some(_) => return ctx.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+    };
+    let Some(id) = int_arg(args[2]) else {
+        return ctx.error(err::NOT_INTEGER);
+    };
+    let blocked = id > 0 && ctx.shared.blocking.is_blocked(id as u64);
+    if blocked {
+        ctx.session.unblock.push((id as u64, error));
+    }
+    ctx.reply.integer(i64::from(blocked));
 }
 
 fn client_list(ctx: &mut Ctx<'_>, args: &[&[u8]]) {

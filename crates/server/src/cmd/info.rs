@@ -198,7 +198,7 @@ fn info_clients(ctx: &Ctx<'_>, out: &mut String) {
     field(out, "connected_clients", clients.len());
     field(out, "cluster_connections", 0);
     field(out, "maxclients", shared.config.read().maxclients);
-    field(out, "blocked_clients", 0);
+    field(out, "blocked_clients", shared.blocking.blocked_clients());
     field(out, "tracking_clients", 0);
     field(out, "clients_in_timeout_table", 0);
     field(out, "pubsub_clients", pubsub);

@@ -211,6 +211,9 @@ pub struct Session {
     pub in_multi: bool,
     /// Keys made ready by this command (database, client key), served after it completes.
     pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// `CLIENT UNBLOCK`s of this command (client id, with the error rather than the null),
+    /// applied after it completes (outside the server's `exclusive` lock).
+    pub unblock: Vec<(u64, bool)>,
 }
 
 impl Session {
@@ -229,6 +232,7 @@ impl Session {
             serving_blocked: false,
             in_multi: false,
             ready_keys: Vec::new(),
+            unblock: Vec::new(),
         }
     }
 
@@ -323,7 +327,14 @@ impl Ctx<'_> {
 
     /// [`Ctx::modified`] for a key of database `db` (`MOVE`, `COPY ... DB`).
     pub fn modified_in(&mut self, db: usize, class: u16, event: &'static str, key: &[u8]) {
-        let _ = (db, class, event, key);
+        // Blocked clients: a list or sorted set written, or a key put in place, may serve
+        // them (a spurious ready key is harmless: serving checks again).
+        if self.shared.blocking.armed() && wakes_blocked(class, event) {
+            let ready = &mut self.session.ready_keys;
+            if !ready.last().is_some_and(|(d, k)| *d == db && k == key) {
+                ready.push((db, key.to_vec()));
+            }
+        }
     }
 
     /// Nothing to serve yet for a blocking command on `keys`: blocks the client (see
@@ -358,6 +369,12 @@ impl Ctx<'_> {
             "ERR wrong number of arguments for '{name}' command"
         ));
     }
+}
+
+/// Whether an event may make a key ready for blocked clients.
+fn wakes_blocked(class: u16, event: &str) -> bool {
+    use crate::events::class::{LIST, ZSET};
+    class & (LIST | ZSET) != 0 || matches!(event, "rename_to" | "move_to" | "copy_to" | "restore")
 }
 
 /// Parses an integer argument like Redis's `getLongLongFromObject`.
@@ -422,6 +439,7 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         args.len() >= spec.arity.unsigned_abs() as usize
     };
     let mut ran = false;
+    let nesting = Nesting::enter();
     if !ctx.session.authenticated && spec.flags & flag::NO_AUTH == 0 {
         ctx.error("NOAUTH Authentication required.");
     } else if !arity_ok {
@@ -440,13 +458,7 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
     } else {
         ran = true;
         let began = Instant::now();
-        if spec.flags & flag::EXCLUSIVE != 0 {
-            let _alone = shared.exclusive.write();
-            (spec.handler)(&mut ctx, args);
-        } else {
-            let _shared = shared.exclusive.read();
-            (spec.handler)(&mut ctx, args);
-        }
+        call(shared, spec, &mut ctx, args);
         if let Some(stats) = stats {
             stats.calls.fetch_add(1, Ordering::Relaxed);
             stats
@@ -464,7 +476,82 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         .handle
         .db
         .store(ctx.session.db, Ordering::Relaxed);
+    if nesting.outermost()
+        && !ctx.session.serving_blocked
+        && (!ctx.session.ready_keys.is_empty() || !ctx.session.unblock.is_empty())
+    {
+        drop(nesting);
+        serve_blocked(shared, ctx.session);
+    }
     finish(ctx)
+}
+
+thread_local! {
+    static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// How deep [`execute`] calls are nested on this thread (a command run by another, as `EXEC`
+/// may): blocked clients are served once, after the outermost.
+struct Nesting {
+    outer: bool,
+}
+
+impl Nesting {
+    fn enter() -> Nesting {
+        let depth = DEPTH.get();
+        DEPTH.set(depth + 1);
+        Nesting { outer: depth == 0 }
+    }
+
+    fn outermost(&self) -> bool {
+        self.outer
+    }
+}
+
+impl Drop for Nesting {
+    fn drop(&mut self) {
+        DEPTH.set(DEPTH.get() - 1);
+    }
+}
+
+/// Calls a handler under the server's `exclusive` lock (alone for [`flag::EXCLUSIVE`]).
+fn call(shared: &Shared, spec: &Spec, ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    if spec.flags & flag::EXCLUSIVE != 0 {
+        let _alone = shared.exclusive.write();
+        (spec.handler)(ctx, args);
+    } else {
+        let _shared = shared.exclusive.read();
+        (spec.handler)(ctx, args);
+    }
+}
+
+/// The step after a top-level command (and after a whole transaction): applies its
+/// `CLIENT UNBLOCK`s and serves the clients blocked on the keys it made ready (see
+/// [`crate::blocking`]), before its reply goes out. Must run outside the `exclusive` lock.
+pub fn serve_blocked(shared: &Shared, session: &mut Session) {
+    let ready = std::mem::take(&mut session.ready_keys);
+    let unblock = std::mem::take(&mut session.unblock);
+    if shared.blocking.armed() || !unblock.is_empty() {
+        shared.blocking.serve(shared, ready, unblock);
+    }
+}
+
+/// Runs a blocked client's command again on its behalf (`session.serving_blocked` is set):
+/// the handler alone, without the checks and counters of [`execute`] (they passed when the
+/// command first ran).
+pub fn rerun(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[&[u8]]) {
+    let Some(spec) = args.first().and_then(|name| lookup(name)) else {
+        return;
+    };
+    let version = session.version;
+    let kept = out.len();
+    let mut ctx = Ctx {
+        shared,
+        session,
+        reply: Reply { out, version },
+        kept,
+    };
+    call(shared, spec, &mut ctx, args);
 }
 
 /// Applies `CLIENT REPLY` to the reply just written (pushes stay).
