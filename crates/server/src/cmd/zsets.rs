@@ -1526,14 +1526,12 @@ fn aggregate(acc: &mut f64, value: f64, how: Aggregate) {
     }
 }
 
-/// The members of a plain set used as a sorted-set source (each scores 1); `None` while the
-/// set type has no member iterator (INTEGRATION: once the set type lands, this becomes
-/// `Some(set.iter().map(|m| m.to_vec().into_boxed_slice()).collect())`).
-fn set_members(_set: &Set) -> Option<Vec<Box<[u8]>>> {
-    None
+/// The members of a plain set used as a sorted-set source (each scores 1).
+fn set_members(set: &Set) -> Vec<Box<[u8]>> {
+    set.iter()
+        .map(|m| m.to_vec().into_boxed_slice())
+        .collect()
 }
-
-const SET_SOURCE_UNSUPPORTED: &str = "ERR set sources are not supported by this build";
 
 /// One input: its members with scores (empty when the key is missing) and its weight.
 struct Source {
@@ -1550,11 +1548,9 @@ fn load_sources(ctx: &mut Ctx<'_>, keys: &[&[u8]]) -> Option<Vec<Source>> {
             Value::ZSet(z) => {
                 let mut entries = Vec::with_capacity(z.len());
                 z.for_each(|m, s| entries.push((s, Box::<[u8]>::from(m))));
-                Some(Some(entries))
+                Some(entries)
             }
-            Value::Set(s) => {
-                Some(set_members(s).map(|ms| ms.into_iter().map(|m| (1.0, m)).collect()))
-            }
+            Value::Set(s) => Some(set_members(s).into_iter().map(|m| (1.0, m)).collect()),
             _ => None,
         });
         match loaded {
@@ -1562,12 +1558,8 @@ fn load_sources(ctx: &mut Ctx<'_>, keys: &[&[u8]]) -> Option<Vec<Source>> {
                 ctx.error(err::WRONGTYPE);
                 return None;
             }
-            Some(Some(None)) => {
-                ctx.error(SET_SOURCE_UNSUPPORTED);
-                return None;
-            }
             found => sources.push(Source {
-                entries: found.flatten().flatten().unwrap_or_default(),
+                entries: found.flatten().unwrap_or_default(),
                 weight: 1.0,
             }),
         }
