@@ -706,7 +706,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], incr_command: bool) {
     if f.nx && f.xx {
         return ctx.error("ERR XX and NX options at the same time are not compatible");
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return ctx.error("ERR GT, LT, and/or NX options at the same time are not compatible");
     }
     if f.incr && rest.len() > 2 {
@@ -1528,9 +1528,7 @@ fn aggregate(acc: &mut f64, value: f64, how: Aggregate) {
 
 /// The members of a plain set used as a sorted-set source (each scores 1).
 fn set_members(set: &Set) -> Vec<Box<[u8]>> {
-    set.iter()
-        .map(|m| m.to_vec().into_boxed_slice())
-        .collect()
+    set.iter().map(|m| m.to_vec().into_boxed_slice()).collect()
 }
 
 /// One input: its members with scores (empty when the key is missing) and its weight.

@@ -411,6 +411,11 @@ impl Big {
         self.len
     }
 
+    /// Whether it has no members.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Heap bytes owned (O(1)).
     pub fn heap_bytes(&self) -> usize {
         let buckets = if self.index.capacity() == 0 {
