@@ -1,0 +1,700 @@
+//! The large sorted-set encoding (`OBJECT ENCODING` says `skiplist`, as Redis's does).
+//!
+//! Each member lives once, in a slot of a slab (`slots`: score and member bytes, stable for as
+//! long as the member stays). Two indexes hold slot numbers only:
+//! - a hash table by member bytes (O(1) `ZSCORE`, membership);
+//! - an order-statistics B+tree ordered by (score, member): leaves hold slot numbers, inner
+//!   nodes hold for each child its element count and its smallest element, so insert, remove,
+//!   rank, select-by-rank and the bound of a score or lex range are O(log n).
+//!
+//! `ZSCAN`'s cursor is a slot number: a member present for the whole scan keeps its slot, so it
+//! is returned exactly once whatever else is added or removed.
+
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+use std::cmp::Ordering;
+use std::hash::BuildHasher;
+
+/// Slot numbers per leaf at most (a leaf's buffer is 64 `u32`s: one 256-byte allocation).
+#[cfg(not(test))]
+const LEAF_CAP: usize = 63;
+/// Children per inner node at most.
+#[cfg(not(test))]
+const INNER_CAP: usize = 63;
+/// A node with fewer entries than this is merged with a neighbour when both fit in one.
+#[cfg(not(test))]
+const MERGE_BELOW: usize = 16;
+// Tiny nodes in unit tests, so that a few hundred members make a tree several levels deep.
+#[cfg(test)]
+const LEAF_CAP: usize = 4;
+#[cfg(test)]
+const INNER_CAP: usize = 3;
+#[cfg(test)]
+const MERGE_BELOW: usize = 2;
+
+/// A member and its score. A free slot has a NaN score (scores are never NaN).
+#[derive(Clone)]
+struct Slot {
+    score: f64,
+    member: Box<[u8]>,
+}
+
+/// Orders two (score, member) pairs as Redis does: by score, then member bytes.
+pub fn cmp_entries(a_score: f64, a: &[u8], b_score: f64, b: &[u8]) -> Ordering {
+    a_score
+        .partial_cmp(&b_score)
+        .unwrap_or(Ordering::Equal)
+        .then_with(|| a.cmp(b))
+}
+
+fn less(slots: &[Slot], a: u32, b: u32) -> bool {
+    let (x, y) = (&slots[a as usize], &slots[b as usize]);
+    cmp_entries(x.score, &x.member, y.score, &y.member) == Ordering::Less
+}
+
+/// An inner node's child: the node, its element count and its smallest element's slot.
+#[derive(Clone, Copy)]
+struct Kid {
+    node: u32,
+    count: u32,
+    min: u32,
+}
+
+/// The order-statistics B+tree over slot numbers. Level 0 nodes are leaves (in `leaves`),
+/// higher levels inner nodes (in `inners`); `height` is the root's level.
+#[derive(Clone)]
+struct Tree {
+    leaves: Vec<Vec<u32>>,
+    inners: Vec<Vec<Kid>>,
+    free_leaves: Vec<u32>,
+    free_inners: Vec<u32>,
+    root: u32,
+    height: u32,
+    live_leaves: usize,
+    live_inners: usize,
+}
+
+impl Tree {
+    fn new() -> Tree {
+        Tree {
+            leaves: vec![Vec::with_capacity(LEAF_CAP + 1)],
+            inners: Vec::new(),
+            free_leaves: Vec::new(),
+            free_inners: Vec::new(),
+            root: 0,
+            height: 0,
+            live_leaves: 1,
+            live_inners: 0,
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.leaves.capacity() * size_of::<Vec<u32>>()
+            + self.inners.capacity() * size_of::<Vec<Kid>>()
+            + (self.free_leaves.capacity() + self.free_inners.capacity()) * 4
+            + self.live_leaves * (LEAF_CAP + 1) * 4
+            + self.live_inners * (INNER_CAP + 1) * size_of::<Kid>()
+    }
+
+    fn new_leaf(&mut self, items: Vec<u32>) -> u32 {
+        self.live_leaves += 1;
+        match self.free_leaves.pop() {
+            Some(n) => {
+                self.leaves[n as usize] = items;
+                n
+            }
+            None => {
+                self.leaves.push(items);
+                (self.leaves.len() - 1) as u32
+            }
+        }
+    }
+
+    fn new_inner(&mut self, kids: Vec<Kid>) -> u32 {
+        self.live_inners += 1;
+        match self.free_inners.pop() {
+            Some(n) => {
+                self.inners[n as usize] = kids;
+                n
+            }
+            None => {
+                self.inners.push(kids);
+                (self.inners.len() - 1) as u32
+            }
+        }
+    }
+
+    fn free_node(&mut self, node: u32, level: u32) {
+        if level == 0 {
+            self.leaves[node as usize] = Vec::new();
+            self.free_leaves.push(node);
+            self.live_leaves -= 1;
+        } else {
+            self.inners[node as usize] = Vec::new();
+            self.free_inners.push(node);
+            self.live_inners -= 1;
+        }
+    }
+
+    fn node_len(&self, node: u32, level: u32) -> usize {
+        if level == 0 {
+            self.leaves[node as usize].len()
+        } else {
+            self.inners[node as usize].len()
+        }
+    }
+
+    fn first(&self, node: u32, level: u32) -> u32 {
+        if level == 0 {
+            self.leaves[node as usize][0]
+        } else {
+            self.inners[node as usize][0].min
+        }
+    }
+
+    fn count(&self, node: u32, level: u32) -> u32 {
+        if level == 0 {
+            self.leaves[node as usize].len() as u32
+        } else {
+            self.inners[node as usize].iter().map(|k| k.count).sum()
+        }
+    }
+
+    /// The child of an inner node whose range holds `id`'s key.
+    fn route(slots: &[Slot], kids: &[Kid], id: u32) -> usize {
+        kids[1..].partition_point(|k| !less(slots, id, k.min))
+    }
+
+    fn insert(&mut self, slots: &[Slot], id: u32) {
+        let (root, height) = (self.root, self.height);
+        if let Some(right) = self.insert_at(slots, root, height, id) {
+            let left = Kid {
+                node: root,
+                count: self.count(root, height),
+                min: self.first(root, height),
+            };
+            let mut kids = Vec::with_capacity(INNER_CAP + 1);
+            kids.push(left);
+            kids.push(right);
+            self.root = self.new_inner(kids);
+            self.height += 1;
+        }
+    }
+
+    /// Inserts into the subtree at `node`; returns the new right sibling when it split.
+    fn insert_at(&mut self, slots: &[Slot], node: u32, level: u32, id: u32) -> Option<Kid> {
+        if level == 0 {
+            let leaf = &mut self.leaves[node as usize];
+            let pos = leaf.partition_point(|&e| less(slots, e, id));
+            leaf.insert(pos, id);
+            if leaf.len() <= LEAF_CAP {
+                return None;
+            }
+            let mid = leaf.len() / 2;
+            let mut right = Vec::with_capacity(LEAF_CAP + 1);
+            right.extend(leaf.drain(mid..));
+            let (count, min) = (right.len() as u32, right[0]);
+            let node = self.new_leaf(right);
+            return Some(Kid { node, count, min });
+        }
+        let kids = &mut self.inners[node as usize];
+        let i = Self::route(slots, kids, id);
+        kids[i].count += 1;
+        let child = kids[i].node;
+        let split = self.insert_at(slots, child, level - 1, id);
+        let first = self.first(child, level - 1);
+        let kids = &mut self.inners[node as usize];
+        kids[i].min = first;
+        let right = split?;
+        kids[i].count -= right.count;
+        kids.insert(i + 1, right);
+        if kids.len() <= INNER_CAP {
+            return None;
+        }
+        let mid = kids.len() / 2;
+        let mut moved = Vec::with_capacity(INNER_CAP + 1);
+        moved.extend(kids.drain(mid..));
+        let (count, min) = (moved.iter().map(|k| k.count).sum(), moved[0].min);
+        let node = self.new_inner(moved);
+        Some(Kid { node, count, min })
+    }
+
+    /// Removes `id` (whose slot still holds its key); `false` when it is not in the tree.
+    fn remove(&mut self, slots: &[Slot], id: u32) -> bool {
+        let (root, height) = (self.root, self.height);
+        if !self.remove_at(slots, root, height, id) {
+            return false;
+        }
+        while self.height > 0 && self.inners[self.root as usize].len() == 1 {
+            let old = self.root;
+            self.root = self.inners[old as usize][0].node;
+            self.free_node(old, self.height);
+            self.height -= 1;
+        }
+        true
+    }
+
+    fn remove_at(&mut self, slots: &[Slot], node: u32, level: u32, id: u32) -> bool {
+        if level == 0 {
+            let leaf = &mut self.leaves[node as usize];
+            let pos = leaf.partition_point(|&e| less(slots, e, id));
+            if leaf.get(pos) != Some(&id) {
+                return false;
+            }
+            leaf.remove(pos);
+            return true;
+        }
+        let kids = &self.inners[node as usize];
+        let i = Self::route(slots, kids, id);
+        let child = kids[i].node;
+        if !self.remove_at(slots, child, level - 1, id) {
+            return false;
+        }
+        let child_len = self.node_len(child, level - 1);
+        if child_len == 0 {
+            self.inners[node as usize].remove(i);
+            self.free_node(child, level - 1);
+            return true;
+        }
+        let first = self.first(child, level - 1);
+        let kids = &mut self.inners[node as usize];
+        kids[i].count -= 1;
+        kids[i].min = first;
+        if child_len < MERGE_BELOW && kids.len() > 1 {
+            let a = if i + 1 < kids.len() { i } else { i - 1 };
+            self.merge(node, level, a);
+        }
+        true
+    }
+
+    /// Moves child `a + 1` of inner node `node` into child `a` when both fit in one node.
+    fn merge(&mut self, node: u32, level: u32, a: usize) {
+        let kids = &self.inners[node as usize];
+        let (ka, kb) = (kids[a], kids[a + 1]);
+        let child_level = level - 1;
+        let cap = if child_level == 0 {
+            LEAF_CAP
+        } else {
+            INNER_CAP
+        };
+        if self.node_len(ka.node, child_level) + self.node_len(kb.node, child_level) > cap {
+            return;
+        }
+        if child_level == 0 {
+            let moved = std::mem::take(&mut self.leaves[kb.node as usize]);
+            self.leaves[ka.node as usize].extend(moved);
+        } else {
+            let moved = std::mem::take(&mut self.inners[kb.node as usize]);
+            self.inners[ka.node as usize].extend(moved);
+        }
+        self.free_node(kb.node, child_level);
+        let kids = &mut self.inners[node as usize];
+        kids[a].count += kb.count;
+        kids.remove(a + 1);
+    }
+
+    /// The slot at `rank` (0-based, ascending); the caller checks `rank < len`.
+    fn select(&self, mut rank: usize) -> u32 {
+        let (mut node, mut level) = (self.root, self.height);
+        while level > 0 {
+            let kids = &self.inners[node as usize];
+            let mut next = kids[kids.len() - 1].node;
+            for k in kids {
+                if rank < k.count as usize {
+                    next = k.node;
+                    break;
+                }
+                rank -= k.count as usize;
+            }
+            node = next;
+            level -= 1;
+        }
+        self.leaves[node as usize][rank]
+    }
+
+    /// How many elements satisfy `pred`, which holds for a prefix of the order.
+    fn partition_point(&self, slots: &[Slot], pred: &mut impl FnMut(f64, &[u8]) -> bool) -> usize {
+        let (mut node, mut level, mut before) = (self.root, self.height, 0usize);
+        let mut test = |id: u32| {
+            let s = &slots[id as usize];
+            pred(s.score, &s.member)
+        };
+        while level > 0 {
+            let kids = &self.inners[node as usize];
+            let j = kids[1..].partition_point(|k| test(k.min));
+            before += kids[..j].iter().map(|k| k.count as usize).sum::<usize>();
+            node = kids[j].node;
+            level -= 1;
+        }
+        before
+            + self.leaves[node as usize]
+                .iter()
+                .position(|&id| !test(id))
+                .unwrap_or(self.leaves[node as usize].len())
+    }
+
+    /// Calls `f` for the slots at ranks `lo..hi` of the subtree, descending when `rev`.
+    fn visit(
+        &self,
+        node: u32,
+        level: u32,
+        lo: usize,
+        hi: usize,
+        rev: bool,
+        f: &mut impl FnMut(u32),
+    ) {
+        if level == 0 {
+            let items = &self.leaves[node as usize][lo..hi];
+            if rev {
+                items.iter().rev().for_each(|&id| f(id));
+            } else {
+                items.iter().for_each(|&id| f(id));
+            }
+            return;
+        }
+        let kids = &self.inners[node as usize];
+        let mut spans = Vec::with_capacity(kids.len());
+        let mut at = 0usize;
+        for k in kids {
+            let end = at + k.count as usize;
+            if end > lo && at < hi {
+                spans.push((k.node, lo.saturating_sub(at), hi.min(end) - at));
+            }
+            at = end;
+            if at >= hi {
+                break;
+            }
+        }
+        if rev {
+            spans.reverse();
+        }
+        for (child, a, b) in spans {
+            self.visit(child, level - 1, a, b, rev, f);
+        }
+    }
+}
+
+/// The large encoding: slab of members, hash index by member, B+tree by (score, member).
+#[derive(Clone)]
+pub struct Big {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: RandomState,
+    tree: Tree,
+    len: usize,
+    member_bytes: usize,
+}
+
+impl Default for Big {
+    fn default() -> Big {
+        Big::new()
+    }
+}
+
+impl Big {
+    /// An empty set.
+    pub fn new() -> Big {
+        Big {
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: RandomState::default(),
+            tree: Tree::new(),
+            len: 0,
+            member_bytes: 0,
+        }
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it has no members.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Heap bytes owned (O(1)).
+    pub fn heap_bytes(&self) -> usize {
+        let buckets = if self.index.capacity() == 0 {
+            0
+        } else {
+            (self.index.capacity() * 8 / 7).next_power_of_two()
+        };
+        self.slots.capacity() * size_of::<Slot>()
+            + self.free.capacity() * 4
+            + buckets * (size_of::<u32>() + 1)
+            + self.member_bytes
+            + self.tree.heap_bytes()
+            + size_of::<Big>()
+    }
+
+    fn find(&self, member: &[u8]) -> Option<u32> {
+        let hash = self.hasher.hash_one(member);
+        self.index
+            .find(hash, |&id| *self.slots[id as usize].member == *member)
+            .copied()
+    }
+
+    /// The score of `member`.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.find(member).map(|id| self.slots[id as usize].score)
+    }
+
+    /// Sets `member`'s score, adding it if absent; returns the previous score.
+    pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
+        if let Some(id) = self.find(member) {
+            let old = self.slots[id as usize].score;
+            if old != score {
+                self.tree.remove(&self.slots, id);
+                self.slots[id as usize].score = score;
+                self.tree.insert(&self.slots, id);
+            }
+            return Some(old);
+        }
+        self.insert_new(member.into(), score);
+        None
+    }
+
+    /// Adds a member known to be absent.
+    pub fn insert_new(&mut self, member: Box<[u8]>, score: f64) {
+        let hash = self.hasher.hash_one(&*member);
+        self.member_bytes += member.len();
+        let slot = Slot { score, member };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = slot;
+                id
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index
+            .insert_unique(hash, id, |&i| hasher.hash_one(&*slots[i as usize].member));
+        self.tree.insert(&self.slots, id);
+        self.len += 1;
+    }
+
+    /// Removes `member`; returns its score.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let hash = self.hasher.hash_one(member);
+        let slots = &self.slots;
+        let entry = self
+            .index
+            .find_entry(hash, |&id| *slots[id as usize].member == *member)
+            .ok()?;
+        let (id, _) = entry.remove();
+        Some(self.release(id))
+    }
+
+    /// Takes slot `id` out of the tree and frees it (the index entry is already gone).
+    fn release(&mut self, id: u32) -> f64 {
+        self.tree.remove(&self.slots, id);
+        let slot = std::mem::replace(
+            &mut self.slots[id as usize],
+            Slot {
+                score: f64::NAN,
+                member: Box::default(),
+            },
+        );
+        self.member_bytes -= slot.member.len();
+        self.free.push(id);
+        self.len -= 1;
+        slot.score
+    }
+
+    /// The 0-based ascending rank of `member`.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        let id = self.find(member)?;
+        let s = &self.slots[id as usize];
+        let (score, key) = (s.score, &s.member);
+        Some(self.partition_point(|sc, m| cmp_entries(sc, m, score, key) == Ordering::Less))
+    }
+
+    /// The member and score at `rank`.
+    pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
+        if rank >= self.len {
+            return None;
+        }
+        let s = &self.slots[self.tree.select(rank) as usize];
+        Some((&s.member, s.score))
+    }
+
+    /// How many members satisfy `pred` (true for a prefix of the order).
+    pub fn partition_point(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
+        if self.len == 0 {
+            return 0;
+        }
+        self.tree.partition_point(&self.slots, &mut pred)
+    }
+
+    /// Calls `f` with the members at ranks `start..end`, from `end - 1` down when `rev`.
+    pub fn for_range(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
+        let end = end.min(self.len);
+        if start >= end {
+            return;
+        }
+        let slots = &self.slots;
+        self.tree.visit(
+            self.tree.root,
+            self.tree.height,
+            start,
+            end,
+            rev,
+            &mut |id| {
+                let s = &slots[id as usize];
+                f(&s.member, s.score)
+            },
+        );
+    }
+
+    /// Removes the members at ranks `start..end`; returns how many.
+    pub fn remove_range(&mut self, start: usize, end: usize) -> usize {
+        let end = end.min(self.len);
+        if start >= end {
+            return 0;
+        }
+        let mut ids = Vec::with_capacity(end - start);
+        self.tree.visit(
+            self.tree.root,
+            self.tree.height,
+            start,
+            end,
+            false,
+            &mut |id| ids.push(id),
+        );
+        for &id in &ids {
+            let hash = self.hasher.hash_one(&*self.slots[id as usize].member);
+            if let Ok(entry) = self.index.find_entry(hash, |&x| x == id) {
+                entry.remove();
+            }
+            self.release(id);
+        }
+        ids.len()
+    }
+
+    /// Visits about `count` slots from `cursor`; returns the next cursor (0 at the end).
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
+        let start = usize::try_from(cursor).unwrap_or(usize::MAX);
+        if start >= self.slots.len() {
+            return 0;
+        }
+        let end = start.saturating_add(count.max(1)).min(self.slots.len());
+        for s in &self.slots[start..end] {
+            if !s.score.is_nan() {
+                f(&s.member, s.score);
+            }
+        }
+        if end >= self.slots.len() {
+            0
+        } else {
+            end as u64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeMap, HashMap};
+
+    /// The model: member -> score, and the ordered (score bits made orderable, member) set.
+    fn ordered(model: &HashMap<Vec<u8>, f64>) -> Vec<(f64, Vec<u8>)> {
+        let mut v: Vec<(f64, Vec<u8>)> = model.iter().map(|(m, &s)| (s, m.clone())).collect();
+        v.sort_by(|a, b| cmp_entries(a.0, &a.1, b.0, &b.1));
+        v
+    }
+
+    fn contents(big: &Big) -> Vec<(f64, Vec<u8>)> {
+        let mut out = Vec::new();
+        big.for_range(0, big.len(), false, |m, s| out.push((s, m.to_vec())));
+        out
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u16, i8),
+        Remove(u16),
+        RemoveRange(u16, u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => (0u16..400, any::<i8>()).prop_map(|(m, s)| Op::Insert(m, s)),
+            3 => (0u16..400).prop_map(Op::Remove),
+            1 => (0u16..50, 0u16..20).prop_map(|(a, n)| Op::RemoveRange(a, a + n)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn tree_matches_a_model(ops in proptest::collection::vec(op(), 1..1500)) {
+            let mut big = Big::new();
+            let mut model: HashMap<Vec<u8>, f64> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Insert(m, s) => {
+                        let member = format!("m{m}").into_bytes();
+                        let old = big.insert(&member, f64::from(s));
+                        prop_assert_eq!(old, model.insert(member, f64::from(s)));
+                    }
+                    Op::Remove(m) => {
+                        let member = format!("m{m}").into_bytes();
+                        prop_assert_eq!(big.remove(&member), model.remove(&member));
+                    }
+                    Op::RemoveRange(a, b) => {
+                        let order = ordered(&model);
+                        let (a, b) = (a as usize, (b as usize).min(order.len()));
+                        let removed = big.remove_range(a, b);
+                        prop_assert_eq!(removed, b.saturating_sub(a));
+                        for (_, m) in order.iter().take(b).skip(a) {
+                            model.remove(m);
+                        }
+                    }
+                }
+                prop_assert_eq!(big.len(), model.len());
+            }
+            let order = ordered(&model);
+            prop_assert_eq!(contents(&big), order.clone());
+            for (rank, (score, member)) in order.iter().enumerate() {
+                prop_assert_eq!(big.rank(member), Some(rank));
+                prop_assert_eq!(big.get(rank), Some((&member[..], *score)));
+                prop_assert_eq!(big.score(member), Some(*score));
+            }
+            // Score-bound partition points agree with the model.
+            let scores: BTreeMap<i64, usize> = (-130..130)
+                .map(|t| (t, order.iter().filter(|(s, _)| *s < t as f64).count()))
+                .collect();
+            for (t, n) in scores {
+                prop_assert_eq!(big.partition_point(|s, _| s < t as f64), n);
+            }
+            // Reverse visits of arbitrary windows.
+            if !order.is_empty() {
+                let lo = order.len() / 3;
+                let hi = order.len();
+                let mut got = Vec::new();
+                big.for_range(lo, hi, true, |m, s| got.push((s, m.to_vec())));
+                let want: Vec<_> = order[lo..hi].iter().rev().cloned().collect();
+                prop_assert_eq!(got, want);
+            }
+            // A full scan returns every member once.
+            let mut seen = Vec::new();
+            let mut cursor = 0;
+            loop {
+                cursor = big.scan(cursor, 7, |m, _| seen.push(m.to_vec()));
+                if cursor == 0 { break; }
+            }
+            seen.sort();
+            let mut want: Vec<_> = model.keys().cloned().collect();
+            want.sort();
+            prop_assert_eq!(seen, want);
+        }
+    }
+}
