@@ -5,7 +5,9 @@
 //! of slot numbers, hashed with foldhash, finds an entry by key. That layout gives `SCAN`
 //! Redis's guarantee simply: the cursor is a slot number, slots are visited in increasing
 //! order, so an entry present for the whole scan is returned exactly once (an entry deleted
-//! and inserted again during the scan may be returned twice, as in Redis).
+//! and inserted again during the scan may be returned twice, as in Redis). New entries fill
+//! free slots first and are appended otherwise, so a scan finishes as long as it visits slots
+//! faster than inserts append them.
 //!
 //! A slot holds the key and value themselves (for byte strings, two `Box<[u8]>`: 32 bytes and
 //! one allocation each); the index costs 5 bytes (a `u32` and a control byte) per bucket. The
@@ -27,10 +29,19 @@ pub trait HeapSize {
     fn heap_size(&self) -> usize;
 }
 
-/// What an allocation of `len` bytes costs: rounded up to the allocator's 8-byte quantum, none
-/// for an empty one (which does not allocate).
+/// What an allocation of `len` bytes costs: the allocator's size class (jemalloc's: 8, then
+/// multiples of 16 up to 128, then four classes per doubling), none for an empty one (which
+/// does not allocate).
 pub fn alloc_size(len: usize) -> usize {
-    len.div_ceil(8) * 8
+    match len {
+        0 => 0,
+        1..=8 => 8,
+        9..=128 => len.div_ceil(16) * 16,
+        _ => {
+            let step = 1usize << ((usize::BITS - (len - 1).leading_zeros()) - 3);
+            len.div_ceil(step) * step
+        }
+    }
 }
 
 impl HeapSize for Box<[u8]> {
@@ -83,6 +94,9 @@ pub struct Table<K, V> {
     len: usize,
     /// Heap bytes of the keys and values (their [`HeapSize`]).
     data_bytes: usize,
+    /// Shrinking is tried once the length falls to this (then to half of it, ...), so that
+    /// its O(slots) work is amortised over the removals.
+    shrink_below: usize,
     hasher: RandomState,
 }
 
@@ -110,6 +124,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
             free: NONE,
             len: 0,
             data_bytes: 0,
+            shrink_below: 0,
             hasher: RandomState::default(),
         }
     }
@@ -261,6 +276,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         self.index
             .insert_unique(hash, slot, |&i| hasher.hash_one(Self::key_at(slots, i)));
         self.len += 1;
+        self.shrink_below = self.shrink_below.max(self.len / 4);
         None
     }
 
@@ -309,11 +325,16 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
             self.slots = Vec::new();
             self.index = HashTable::new();
             self.free = NONE;
+            self.shrink_below = 0;
             return;
         }
-        if self.slots.capacity() < 64 || self.len * 4 > self.slots.capacity() {
+        if self.slots.capacity() < 64
+            || self.len * 4 > self.slots.capacity()
+            || self.len > self.shrink_below
+        {
             return;
         }
+        self.shrink_below = self.len / 2;
         while matches!(self.slots.last(), Some(Slot::Free(_))) {
             self.slots.pop();
         }
@@ -353,6 +374,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         self.free = NONE;
         self.len = 0;
         self.data_bytes = 0;
+        self.shrink_below = 0;
         slots.into_iter().filter_map(|slot| match slot {
             Slot::Full(k, v) => Some((k, v)),
             Slot::Free(_) => None,
@@ -456,6 +478,18 @@ mod tests {
     }
 
     #[test]
+    fn allocations_cost_their_size_class() {
+        let classes: Vec<usize> = [0, 1, 8, 9, 18, 128, 129, 160, 161, 256, 257, 1000, 4097]
+            .iter()
+            .map(|&n| alloc_size(n))
+            .collect();
+        assert_eq!(
+            classes,
+            [0, 8, 8, 16, 32, 128, 160, 160, 192, 256, 320, 1024, 5120]
+        );
+    }
+
+    #[test]
     fn slots_stay_small() {
         assert_eq!(size_of::<Slot<Box<[u8]>, Box<[u8]>>>(), 32);
         assert_eq!(size_of::<Slot<Box<[u8]>, ()>>(), 16);
@@ -482,6 +516,33 @@ mod tests {
         assert!(t.pop_random().is_some());
         assert!(t.is_empty());
         assert_eq!(t.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn mostly_empty_tables_shrink_in_amortised_time() {
+        let mut t: Table<Box<[u8]>, ()> = Table::new();
+        for i in 0..100_000 {
+            t.insert(b(&i.to_string()), ());
+        }
+        let full = t.heap_bytes();
+        // The last slot stays live, so the slab cannot shrink: removals must stay cheap.
+        for i in 0..99_999 {
+            assert!(t.remove(&b(&i.to_string())[..]).is_some());
+        }
+        assert_eq!(t.len(), 1);
+        assert!(t.contains(&b"99999"[..]));
+        let mut t: Table<Box<[u8]>, ()> = Table::new();
+        for i in 0..100_000 {
+            t.insert(b(&i.to_string()), ());
+        }
+        // Removed from the end, the slab gives its free tail back.
+        for i in (10..100_000).rev() {
+            t.remove(&b(&i.to_string())[..]);
+        }
+        assert!(t.heap_bytes() < full / 100, "{} of {full}", t.heap_bytes());
+        assert!((0..10).all(|i| t.contains(&b(&i.to_string())[..])));
+        t.insert(b("again"), ());
+        assert_eq!(t.len(), 11);
     }
 
     #[test]
