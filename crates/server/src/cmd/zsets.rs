@@ -1203,9 +1203,18 @@ enum Popped {
     Failed,
 }
 
-/// Pops from the first existing key of `keys`.
+/// Pops from the first existing key of `keys`. Serving a blocked client, a key that now holds
+/// another type is passed over (the client stays blocked on it, as in Redis).
 fn pop_first(ctx: &mut Ctx<'_>, keys: &[&[u8]], shape: PopShape) -> Popped {
     for &key in keys {
+        if ctx.session.serving_blocked
+            && ctx
+                .keyspace()
+                .peek_with(ctx.db(), key, |value, _| !matches!(value, Value::ZSet(_)))
+                == Some(true)
+        {
+            continue;
+        }
         let exists = match with_zset(ctx, key, |_, _| ()) {
             Err(()) => return Popped::Failed,
             Ok(found) => found.is_some(),
