@@ -50,6 +50,7 @@ pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod shared;
+pub mod tracking;
 pub mod value;
 
 pub use config::Config;

@@ -142,6 +142,8 @@ pub struct Shared {
     pub metrics: Mutex<Metrics>,
     /// Per-command counters (`INFO commandstats`).
     pub command_stats: CommandStatsMap,
+    /// Client-side caching (`CLIENT TRACKING`).
+    pub tracking: crate::tracking::Tracking,
     shutdown: watch::Sender<bool>,
 }
 
@@ -178,6 +180,7 @@ impl Shared {
             startup_memory: 0,
             metrics: Mutex::new(Metrics::default()),
             command_stats: crate::cmd::new_command_stats(),
+            tracking: crate::tracking::Tracking::default(),
             shutdown: watch::channel(false).0,
         }
         .with_startup_memory()
@@ -219,6 +222,10 @@ impl Shared {
             self.peak_memory.fetch_max(a.allocated, Ordering::Relaxed);
         }
         self.keyspace.reconcile(allocator.map(|a| a.allocated));
+        if self.tracking.active() {
+            let max = self.config.read().tracking_table_max_keys;
+            self.tracking.limit(self, max);
+        }
         let counts = [
             &self.stats.commands_processed,
             &self.stats.net_input_bytes,

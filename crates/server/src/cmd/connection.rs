@@ -3,7 +3,9 @@
 use super::{Ctx, Spec, err, flag, int_arg};
 use crate::client::ClientHandle;
 use crate::keyspace::DATABASES;
+use crate::tracking::Mode;
 use larder_protocol::Version;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 const F: u32 = flag::FAST;
@@ -238,6 +240,8 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
     ctx.session.authenticated = ctx.shared.config.read().requirepass.is_empty();
     *ctx.session.handle.name.lock() = None;
     ctx.session.handle.no_evict.store(false, Ordering::Relaxed);
+    ctx.shared.tracking.disable(id);
+    ctx.session.tracking = Default::default();
     ctx.reply.simple(b"RESET");
 }
 
@@ -305,6 +309,17 @@ fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             ctx.reply.verbatim("txt", line.as_bytes());
         }
         ("list", _) => client_list(ctx, args),
+        ("tracking", 3..) => client_tracking(ctx, args),
+        ("caching", 3..) => client_caching(ctx, args),
+        ("getredir", 2) => {
+            let redirect = if ctx.session.tracking.mode.on {
+                ctx.shared.tracking.redirect_of(ctx.session.handle.id)
+            } else {
+                -1
+            };
+            ctx.reply.integer(redirect);
+        }
+        ("trackinginfo", 2) => client_trackinginfo(ctx),
         ("kill", _) => client_kill(ctx, args),
         ("reply", 3) => {
             let mode = String::from_utf8_lossy(args[2]).to_ascii_lowercase();
@@ -364,6 +379,152 @@ fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
             String::from_utf8_lossy(args[1])
         )),
+    }
+}
+
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`.
+fn client_tracking(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    let mut redirect: i64 = 0;
+    let mut mode = Mode::default();
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut at = 3;
+    while at < args.len() {
+        let option = args[at];
+        let more = at + 1 < args.len();
+        if option.eq_ignore_ascii_case(b"redirect") && more {
+            at += 1;
+            if redirect != 0 {
+                return ctx.error("ERR A client can only redirect to a single other client");
+            }
+            let Some(id) = int_arg(args[at]) else {
+                return ctx.error(err::NOT_INTEGER);
+            };
+            if id <= 0 || ctx.shared.clients.get(id as u64).is_none() {
+                return ctx.error("ERR The client ID you want redirect to does not exist");
+            }
+            redirect = id;
+        } else if option.eq_ignore_ascii_case(b"bcast") {
+            mode.bcast = true;
+        } else if option.eq_ignore_ascii_case(b"optin") {
+            mode.optin = true;
+        } else if option.eq_ignore_ascii_case(b"optout") {
+            mode.optout = true;
+        } else if option.eq_ignore_ascii_case(b"noloop") {
+            mode.noloop = true;
+        } else if option.eq_ignore_ascii_case(b"prefix") && more {
+            at += 1;
+            prefixes.push(args[at]);
+        } else {
+            return ctx.error(err::SYNTAX);
+        }
+        at += 1;
+    }
+    let current = ctx.session.tracking.mode;
+    if args[2].eq_ignore_ascii_case(b"on") {
+        if !mode.bcast && !prefixes.is_empty() {
+            return ctx.error("ERR PREFIX option requires BCAST mode to be enabled");
+        }
+        if current.on && current.bcast != mode.bcast {
+            return ctx.error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+        if mode.bcast && (mode.optin || mode.optout) {
+            return ctx.error("ERR OPTIN and OPTOUT are not compatible with BCAST");
+        }
+        if mode.optin && mode.optout {
+            return ctx.error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+        }
+        if (mode.optin && current.optout) || (mode.optout && current.optin) {
+            return ctx.error("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+        let handle = Arc::clone(&ctx.session.handle);
+        if let Err(e) = ctx
+            .shared
+            .tracking
+            .enable(&handle, redirect as u64, mode, &prefixes)
+        {
+            return ctx.error(&e);
+        }
+        ctx.session.tracking.mode = Mode { on: true, ..mode };
+    } else if args[2].eq_ignore_ascii_case(b"off") {
+        ctx.shared.tracking.disable(ctx.session.handle.id);
+        ctx.session.tracking.mode = Mode::default();
+        ctx.session.tracking.caching = false;
+    } else {
+        return ctx.error(err::SYNTAX);
+    }
+    ctx.reply.ok();
+}
+
+/// `CLIENT CACHING YES|NO`.
+fn client_caching(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    let mode = ctx.session.tracking.mode;
+    if !mode.on {
+        return ctx.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+    }
+    if args[2].eq_ignore_ascii_case(b"yes") {
+        if !mode.optin {
+            return ctx.error(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+        }
+    } else if args[2].eq_ignore_ascii_case(b"no") {
+        if !mode.optout {
+            return ctx.error(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+        }
+    } else {
+        return ctx.error(err::SYNTAX);
+    }
+    ctx.session.tracking.caching = true;
+    ctx.reply.ok();
+}
+
+/// `CLIENT TRACKINGINFO`: flags, redirect and prefixes.
+fn client_trackinginfo(ctx: &mut Ctx<'_>) {
+    let id = ctx.session.handle.id;
+    let mode = ctx.session.tracking.mode;
+    let caching = ctx.session.tracking.caching;
+    let mut flags: Vec<&[u8]> = vec![if mode.on { b"on" } else { b"off" }];
+    if mode.bcast {
+        flags.push(b"bcast");
+    }
+    if mode.optin {
+        flags.push(b"optin");
+        if caching {
+            flags.push(b"caching-yes");
+        }
+    }
+    if mode.optout {
+        flags.push(b"optout");
+        if caching {
+            flags.push(b"caching-no");
+        }
+    }
+    if mode.noloop {
+        flags.push(b"noloop");
+    }
+    if mode.on && ctx.shared.tracking.redirect_broken(id) {
+        flags.push(b"broken_redirect");
+    }
+    let redirect = if mode.on {
+        ctx.shared.tracking.redirect_of(id)
+    } else {
+        -1
+    };
+    let prefixes = ctx.shared.tracking.prefixes_of(id);
+    ctx.reply.map(3);
+    ctx.reply.bulk(b"flags");
+    ctx.reply.set(flags.len());
+    for flag in flags {
+        ctx.reply.bulk(flag);
+    }
+    ctx.reply.bulk(b"redirect");
+    ctx.reply.integer(redirect);
+    ctx.reply.bulk(b"prefixes");
+    ctx.reply.array(prefixes.len());
+    for prefix in prefixes {
+        ctx.reply.bulk(&prefix);
     }
 }
 

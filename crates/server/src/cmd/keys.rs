@@ -491,6 +491,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     if flush_mode_ok(ctx, args) {
         let db = ctx.db();
         ctx.keyspace().flushdb(db);
+        ctx.shared.tracking.flush(ctx.shared);
         ctx.reply.ok();
     }
 }
@@ -498,6 +499,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 fn flushall(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     if flush_mode_ok(ctx, args) {
         ctx.keyspace().flushall();
+        ctx.shared.tracking.flush(ctx.shared);
         ctx.reply.ok();
     }
 }

@@ -211,6 +211,8 @@ pub struct Session {
     pub in_multi: bool,
     /// Keys made ready by this command (database, client key), served after it completes.
     pub ready_keys: Vec<(usize, Vec<u8>)>,
+    /// Client-side caching state (`CLIENT TRACKING`, `CLIENT CACHING`).
+    pub tracking: crate::tracking::SessionTracking,
 }
 
 impl Session {
@@ -229,6 +231,7 @@ impl Session {
             serving_blocked: false,
             in_multi: false,
             ready_keys: Vec::new(),
+            tracking: crate::tracking::SessionTracking::default(),
         }
     }
 
@@ -323,7 +326,16 @@ impl Ctx<'_> {
 
     /// [`Ctx::modified`] for a key of database `db` (`MOVE`, `COPY ... DB`).
     pub fn modified_in(&mut self, db: usize, class: u16, event: &'static str, key: &[u8]) {
-        let _ = (db, class, event, key);
+        let _ = (db, class, event);
+        if self.shared.tracking.active() {
+            let origin = self.session.handle.id;
+            self.shared.tracking.invalidate(
+                self.shared,
+                Some(origin),
+                Some(&mut self.session.tracking),
+                key,
+            );
+        }
     }
 
     /// Nothing to serve yet for a blocking command on `keys`: blocks the client (see
@@ -439,6 +451,9 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         ctx.error(err::OOM);
     } else {
         ran = true;
+        if spec.flags & flag::READONLY != 0 && ctx.session.tracking.remembers() {
+            crate::tracking::remember_keys(shared, ctx.session.handle.id, spec, args);
+        }
         let began = Instant::now();
         if spec.flags & flag::EXCLUSIVE != 0 {
             let _alone = shared.exclusive.write();
@@ -464,6 +479,18 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         .handle
         .db
         .store(ctx.session.db, Ordering::Relaxed);
+    if !ctx.session.in_multi {
+        // `CLIENT CACHING` applies to the next command (a whole transaction).
+        if spec.name != "client" {
+            ctx.session.tracking.caching = false;
+        }
+        if ctx.session.tracking.has_pending() {
+            let origin = ctx.session.handle.id;
+            shared
+                .tracking
+                .broadcast(shared, origin, &mut ctx.session.tracking);
+        }
+    }
     finish(ctx)
 }
 

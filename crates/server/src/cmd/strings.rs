@@ -13,6 +13,7 @@
 //! [`Keyspace::compute`]: crate::keyspace::Keyspace::compute
 
 use super::{Ctx, Spec, err, flag, int_arg};
+use crate::events::class;
 use crate::value::long_double::LongDouble;
 use crate::value::{IntBuf, Value};
 use larder_engine::{Compute, InsertError, NEVER, Timestamp};
@@ -468,7 +469,10 @@ fn set_generic(
                 .set(db, key, value, deadline.map_or(NEVER, |ms| ms as u64)),
         };
         return match result {
-            Ok(()) => ctx.reply.ok(),
+            Ok(()) => {
+                ctx.modified(class::STRING, "set", key);
+                ctx.reply.ok()
+            }
             Err(error) => ctx.insert_error(error),
         };
     }
@@ -507,6 +511,9 @@ fn set_generic(
         };
         (Compute::Put(value, deadline), SetOutcome::Done(old))
     });
+    if let Ok(SetOutcome::Done(_)) = &result {
+        ctx.modified(class::STRING, "set", key);
+    }
     match result {
         Err(error) => ctx.insert_error(error),
         Ok(SetOutcome::WrongType) => ctx.error(err::WRONGTYPE),
@@ -575,6 +582,9 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             None => (Compute::Keep, Some(None)),
         },
     });
+    if let Ok(Some(Some(_))) = &found {
+        ctx.modified(class::GENERIC, "del", args[1]);
+    }
     match found {
         Ok(found) => reply_string(ctx, found),
         Err(error) => ctx.insert_error(error),
@@ -622,6 +632,11 @@ fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             None => (Compute::Keep, GetexOutcome::Value(bytes)),
         }
     });
+    if let Ok(GetexOutcome::Value(_)) = &outcome
+        && (options.expire.is_some() || options.persist)
+    {
+        ctx.modified(class::GENERIC, "expire", args[1]);
+    }
     match outcome {
         Err(error) => ctx.insert_error(error),
         Ok(GetexOutcome::Missing) => ctx.reply.null(),
@@ -664,6 +679,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> bool {
             ctx.insert_error(error);
             return false;
         }
+        ctx.modified(class::STRING, "set", pair[0]);
     }
     true
 }
@@ -728,6 +744,9 @@ fn append(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             LengthOutcome::Len(len),
         )
     });
+    if let Ok(LengthOutcome::Len(_)) = &outcome {
+        ctx.modified(class::STRING, "append", args[1]);
+    }
     match outcome {
         Err(error) => ctx.insert_error(error),
         Ok(LengthOutcome::WrongType) => ctx.error(err::WRONGTYPE),
@@ -844,6 +863,9 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             LengthOutcome::Len(len),
         )
     });
+    if let Ok(LengthOutcome::Len(_)) = &outcome {
+        ctx.modified(class::STRING, "setrange", args[1]);
+    }
     match outcome {
         Err(error) => ctx.insert_error(error),
         Ok(LengthOutcome::WrongType) => ctx.error(err::WRONGTYPE),
@@ -891,6 +913,9 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
             None => (Compute::Keep, CounterOutcome::Overflow),
         }
     });
+    if let Ok(CounterOutcome::Value(_)) = &outcome {
+        ctx.modified(class::STRING, "incrby", key);
+    }
     match outcome {
         Err(error) => ctx.insert_error(error),
         Ok(CounterOutcome::WrongType) => ctx.error(err::WRONGTYPE),
@@ -961,6 +986,9 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             CounterOutcome::Value(text),
         )
     });
+    if let Ok(CounterOutcome::Value(_)) = &outcome {
+        ctx.modified(class::STRING, "incrbyfloat", args[1]);
+    }
     match outcome {
         Err(error) => ctx.insert_error(error),
         Ok(CounterOutcome::WrongType) => ctx.error(err::WRONGTYPE),
@@ -1035,6 +1063,9 @@ fn setbit(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             Some(was),
         )
     });
+    if let Ok(Some(_)) = &outcome {
+        ctx.modified(class::STRING, "setbit", args[1]);
+    }
     match outcome {
         Err(error) => ctx.insert_error(error),
         Ok(None) => ctx.error(err::WRONGTYPE),
