@@ -47,6 +47,7 @@ pub mod events;
 pub mod glob;
 pub mod keyspace;
 pub mod memory;
+pub mod monitor;
 pub mod pubsub;
 pub mod server;
 pub mod shared;

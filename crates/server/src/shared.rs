@@ -144,6 +144,8 @@ pub struct Shared {
     pub command_stats: CommandStatsMap,
     /// Client-side caching (`CLIENT TRACKING`).
     pub tracking: crate::tracking::Tracking,
+    /// `MONITOR` clients.
+    pub monitors: crate::monitor::Monitors,
     shutdown: watch::Sender<bool>,
 }
 
@@ -181,6 +183,7 @@ impl Shared {
             metrics: Mutex::new(Metrics::default()),
             command_stats: crate::cmd::new_command_stats(),
             tracking: crate::tracking::Tracking::default(),
+            monitors: crate::monitor::Monitors::default(),
             shutdown: watch::channel(false).0,
         }
         .with_startup_memory()

@@ -251,8 +251,9 @@ fn valid_name(name: &[u8]) -> bool {
     name.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
 
-/// One `CLIENT LIST` / `CLIENT INFO` line (without the newline).
-pub fn info_line(client: &ClientHandle, db: usize) -> String {
+/// One `CLIENT LIST` / `CLIENT INFO` line (without the newline); `qbuf` is the size of the
+/// request being executed (the caller's own line shows its `CLIENT` request).
+pub fn info_line(client: &ClientHandle, db: usize, qbuf: usize) -> String {
     let name = client
         .name
         .lock()
@@ -269,7 +270,7 @@ pub fn info_line(client: &ClientHandle, db: usize) -> String {
     let (omem, oll) = client.outbox_size();
     let cmd = *client.last_command.lock();
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         client.id,
         client.addr,
         client.laddr,
@@ -280,6 +281,7 @@ pub fn info_line(client: &ClientHandle, db: usize) -> String {
         db,
         sub,
         psub,
+        qbuf,
         oll,
         omem,
         omem + 16384,
@@ -288,9 +290,47 @@ pub fn info_line(client: &ClientHandle, db: usize) -> String {
     )
 }
 
+/// The size of a request as sent in RESP (`qbuf=` while it executes).
+fn request_size(args: &[&[u8]]) -> usize {
+    let mut out = Vec::new();
+    larder_protocol::encode_command(&mut out, args);
+    out.len()
+}
+
+/// `CLIENT` subcommands: name, Redis arity and the name `CLIENT LIST` shows in `cmd=`.
+const CLIENT_SUBCOMMANDS: &[(&str, i32, &str)] = &[
+    ("caching", 3, "client|caching"),
+    ("getname", 2, "client|getname"),
+    ("getredir", 2, "client|getredir"),
+    ("help", 2, "client|help"),
+    ("id", 2, "client|id"),
+    ("info", 2, "client|info"),
+    ("kill", -3, "client|kill"),
+    ("list", -2, "client|list"),
+    ("no-evict", 3, "client|no-evict"),
+    ("pause", -3, "client|pause"),
+    ("reply", 3, "client|reply"),
+    ("setname", 3, "client|setname"),
+    ("tracking", -3, "client|tracking"),
+    ("trackinginfo", 2, "client|trackinginfo"),
+    ("unblock", -3, "client|unblock"),
+    ("unpause", 2, "client|unpause"),
+];
+
 fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
     let n = args.len();
+    if let Some(&(_, arity, full)) = CLIENT_SUBCOMMANDS.iter().find(|(name, ..)| *name == sub) {
+        let ok = if arity >= 0 {
+            n == arity as usize
+        } else {
+            n >= arity.unsigned_abs() as usize
+        };
+        if !ok {
+            return ctx.arity_error(full);
+        }
+        *ctx.session.handle.last_command.lock() = full;
+    }
     match (sub.as_str(), n) {
         ("id", 2) => ctx.reply.integer(ctx.session.handle.id as i64),
         ("getname", 2) => match ctx.session.handle.name.lock().clone() {
@@ -305,7 +345,7 @@ fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             ctx.reply.ok();
         }
         ("info", 2) => {
-            let line = info_line(&ctx.session.handle, ctx.session.db) + "\n";
+            let line = info_line(&ctx.session.handle, ctx.session.db, request_size(args)) + "\n";
             ctx.reply.verbatim("txt", line.as_bytes());
         }
         ("list", _) => client_list(ctx, args),
@@ -576,7 +616,12 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         } else {
             client.db.load(Ordering::Relaxed)
         };
-        text.push_str(&info_line(&client, db));
+        let qbuf = if client.id == ctx.session.handle.id {
+            request_size(args)
+        } else {
+            0
+        };
+        text.push_str(&info_line(&client, db, qbuf));
         text.push('\n');
     }
     ctx.reply.verbatim("txt", text.as_bytes());

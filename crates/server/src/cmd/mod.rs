@@ -471,6 +471,10 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
                 stats.failed_calls.fetch_add(1, Ordering::Relaxed);
             }
         }
+        if shared.monitors.active() && spec.flags & flag::ADMIN == 0 {
+            let addr = ctx.session.handle.addr;
+            shared.monitors.feed(ctx.session.db, &addr, args);
+        }
     }
     if !ran && let Some(stats) = stats {
         stats.rejected_calls.fetch_add(1, Ordering::Relaxed);
