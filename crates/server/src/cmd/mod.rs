@@ -412,7 +412,7 @@ fn room_for_write(shared: &Shared) -> bool {
 /// Runs one request: checks it against the table (existence, arity, authentication,
 /// subscriber context, memory) and calls its handler, writing the reply to `out`.
 pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[&[u8]]) {
-    let start = out.len();
+    let mut start = out.len();
     let version = session.version;
     let spec = lookup(args[0]);
     let mut ctx = Ctx {
@@ -451,6 +451,14 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         ctx.error(err::OOM);
     } else {
         ran = true;
+        // Pushes queued for this client before its command runs (invalidations of keys evicted
+        // to make room for it) go before its reply, as in Redis; not inside a transaction's
+        // reply.
+        if !ctx.session.in_multi && ctx.session.handle.has_pushes() {
+            ctx.session.handle.drain_into(ctx.reply.out);
+            ctx.kept = ctx.reply.out.len();
+            start = ctx.kept;
+        }
         if spec.flags & flag::READONLY != 0 && ctx.session.tracking.remembers() {
             crate::tracking::remember_keys(shared, ctx.session.handle.id, spec, args);
         }
