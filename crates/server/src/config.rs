@@ -469,6 +469,49 @@ pub static PARAMS: &[Param] = &[
         }),
     },
     Param {
+        name: "maxmemory-clients",
+        get: |_| "0".to_owned(),
+        set: Some(|_, v| {
+            let v = v.trim();
+            let zero = match v.strip_suffix('%') {
+                Some(percent) => match percent.parse::<u64>() {
+                    Ok(p) if p > 100 => {
+                        return Err("percentage argument must be less or equal to 100".to_owned());
+                    }
+                    Ok(p) => p == 0,
+                    Err(_) => return Err("argument must be a memory or percent value".to_owned()),
+                },
+                None => match parse_memory(v) {
+                    Some(bytes) => bytes == 0,
+                    None => return Err("argument must be a memory or percent value".to_owned()),
+                },
+            };
+            if zero {
+                Ok(())
+            } else {
+                Err(
+                    "Larder never evicts clients: a client memory limit is not implemented"
+                        .to_owned(),
+                )
+            }
+        }),
+    },
+    Param {
+        name: "daemonize",
+        get: |_| "no".to_owned(),
+        set: None,
+    },
+    Param {
+        name: "replicaof",
+        get: |_| String::new(),
+        set: None,
+    },
+    Param {
+        name: "slaveof",
+        get: |_| String::new(),
+        set: None,
+    },
+    Param {
         name: "appendonly",
         get: |_| "no".to_owned(),
         set: Some(|_, v| {

@@ -146,6 +146,8 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHan
     }
     handle.end_round();
     shared.clients.unregister(handle.id);
+    shared.tracking.disable(handle.id);
+    shared.monitors.remove(handle.id);
     for channel in &session.channels {
         shared.pubsub.unsubscribe(channel, handle.id);
     }

@@ -64,16 +64,20 @@ pub fn flush_departures(shared: &Shared) {
     if !shared.keyspace.departures_pending() {
         return;
     }
-    if !shared.notify.wants(class::EXPIRED | class::EVICTED) {
+    let tracking = shared.tracking.active();
+    if !tracking && !shared.notify.wants(class::EXPIRED | class::EVICTED) {
         // Nobody listens: empty the record without copying the keys out.
         shared.keyspace.discard_departures();
         return;
     }
     let mut departed = Vec::new();
-    // A full record lost some keys (the count is returned): nothing here needs all of them
-    // (WATCH checks liveness at EXEC, a notification is fire-and-forget); an invalidation feed
-    // would have to treat every key as gone.
-    let _lost = shared.keyspace.drain_departures(&mut departed);
+    // WATCH needs none of these (EXEC checks liveness) and a notification is fire-and-forget,
+    // but a near cache must never keep a key the server dropped: when the full record lost
+    // keys, every tracking client is told to flush everything (Redis's null invalidation).
+    let lost = shared.keyspace.drain_departures(&mut departed);
+    if lost > 0 && tracking {
+        shared.tracking.flush(shared);
+    }
     for (db, key, cause) in departed {
         let (class, event) = match cause {
             Departure::Expired => (class::EXPIRED, "expired"),
@@ -83,5 +87,8 @@ pub fn flush_departures(shared: &Shared) {
         // WATCH needs no touch here: EXEC finds a watched key that was live and is not any
         // more (and a key already stale when watched must not fail EXEC when reclaimed).
         shared.notify.publish(shared, db, class, event, &key);
+        if tracking {
+            shared.tracking.invalidate(shared, None, None, &key);
+        }
     }
 }

@@ -47,10 +47,12 @@ pub mod events;
 pub mod glob;
 pub mod keyspace;
 pub mod memory;
+pub mod monitor;
 pub mod notify;
 pub mod pubsub;
 pub mod server;
 pub mod shared;
+pub mod tracking;
 pub mod value;
 pub mod watch;
 

@@ -152,6 +152,10 @@ pub struct Shared {
     pub notify: Notifier,
     /// Clients blocked by `BLPOP`, `BZPOPMIN`, ... (see [`crate::blocking`]).
     pub blocking: Blocking,
+    /// Client-side caching (`CLIENT TRACKING`).
+    pub tracking: crate::tracking::Tracking,
+    /// `MONITOR` clients.
+    pub monitors: crate::monitor::Monitors,
     shutdown: watch::Sender<bool>,
 }
 
@@ -192,6 +196,8 @@ impl Shared {
             watches: Arc::default(),
             notify,
             blocking: Blocking::default(),
+            tracking: crate::tracking::Tracking::default(),
+            monitors: crate::monitor::Monitors::default(),
             shutdown: watch::channel(false).0,
         }
         .with_startup_memory()
@@ -233,6 +239,10 @@ impl Shared {
             self.peak_memory.fetch_max(a.allocated, Ordering::Relaxed);
         }
         self.keyspace.reconcile(allocator.map(|a| a.allocated));
+        if self.tracking.active() {
+            let max = self.config.read().tracking_table_max_keys;
+            self.tracking.limit(self, max);
+        }
         let counts = [
             &self.stats.commands_processed,
             &self.stats.net_input_bytes,

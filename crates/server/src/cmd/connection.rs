@@ -3,7 +3,9 @@
 use super::{Ctx, Spec, err, flag, int_arg};
 use crate::client::ClientHandle;
 use crate::keyspace::DATABASES;
+use crate::tracking::Mode;
 use larder_protocol::Version;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 const F: u32 = flag::FAST;
@@ -239,6 +241,8 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
     ctx.session.authenticated = ctx.shared.config.read().requirepass.is_empty();
     *ctx.session.handle.name.lock() = None;
     ctx.session.handle.no_evict.store(false, Ordering::Relaxed);
+    ctx.shared.tracking.disable(id);
+    ctx.session.tracking = Default::default();
     ctx.reply.simple(b"RESET");
 }
 
@@ -248,8 +252,9 @@ fn valid_name(name: &[u8]) -> bool {
     name.iter().all(|&c| (b'!'..=b'~').contains(&c))
 }
 
-/// One `CLIENT LIST` / `CLIENT INFO` line (without the newline).
-pub fn info_line(client: &ClientHandle, db: usize) -> String {
+/// One `CLIENT LIST` / `CLIENT INFO` line (without the newline); `qbuf` is the size of the
+/// request being executed (the caller's own line shows its `CLIENT` request).
+pub fn info_line(client: &ClientHandle, db: usize, qbuf: usize) -> String {
     let name = client
         .name
         .lock()
@@ -266,7 +271,7 @@ pub fn info_line(client: &ClientHandle, db: usize) -> String {
     let (omem, oll) = client.outbox_size();
     let cmd = *client.last_command.lock();
     format!(
-        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+        "id={} addr={} laddr={} fd=8 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
         client.id,
         client.addr,
         client.laddr,
@@ -277,6 +282,7 @@ pub fn info_line(client: &ClientHandle, db: usize) -> String {
         db,
         sub,
         psub,
+        qbuf,
         oll,
         omem,
         omem + 16384,
@@ -285,9 +291,47 @@ pub fn info_line(client: &ClientHandle, db: usize) -> String {
     )
 }
 
+/// The size of a request as sent in RESP (`qbuf=` while it executes).
+fn request_size(args: &[&[u8]]) -> usize {
+    let mut out = Vec::new();
+    larder_protocol::encode_command(&mut out, args);
+    out.len()
+}
+
+/// `CLIENT` subcommands: name, Redis arity and the name `CLIENT LIST` shows in `cmd=`.
+const CLIENT_SUBCOMMANDS: &[(&str, i32, &str)] = &[
+    ("caching", 3, "client|caching"),
+    ("getname", 2, "client|getname"),
+    ("getredir", 2, "client|getredir"),
+    ("help", 2, "client|help"),
+    ("id", 2, "client|id"),
+    ("info", 2, "client|info"),
+    ("kill", -3, "client|kill"),
+    ("list", -2, "client|list"),
+    ("no-evict", 3, "client|no-evict"),
+    ("pause", -3, "client|pause"),
+    ("reply", 3, "client|reply"),
+    ("setname", 3, "client|setname"),
+    ("tracking", -3, "client|tracking"),
+    ("trackinginfo", 2, "client|trackinginfo"),
+    ("unblock", -3, "client|unblock"),
+    ("unpause", 2, "client|unpause"),
+];
+
 fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let sub = String::from_utf8_lossy(args[1]).to_ascii_lowercase();
     let n = args.len();
+    if let Some(&(_, arity, full)) = CLIENT_SUBCOMMANDS.iter().find(|(name, ..)| *name == sub) {
+        let ok = if arity >= 0 {
+            n == arity as usize
+        } else {
+            n >= arity.unsigned_abs() as usize
+        };
+        if !ok {
+            return ctx.arity_error(full);
+        }
+        *ctx.session.handle.last_command.lock() = full;
+    }
     match (sub.as_str(), n) {
         ("id", 2) => ctx.reply.integer(ctx.session.handle.id as i64),
         ("getname", 2) => match ctx.session.handle.name.lock().clone() {
@@ -302,11 +346,22 @@ fn client(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             ctx.reply.ok();
         }
         ("info", 2) => {
-            let line = info_line(&ctx.session.handle, ctx.session.db) + "\n";
+            let line = info_line(&ctx.session.handle, ctx.session.db, request_size(args)) + "\n";
             ctx.reply.verbatim("txt", line.as_bytes());
         }
         ("list", _) => client_list(ctx, args),
         ("unblock", 3 | 4) => client_unblock(ctx, args),
+        ("tracking", 3..) => client_tracking(ctx, args),
+        ("caching", 3..) => client_caching(ctx, args),
+        ("getredir", 2) => {
+            let redirect = if ctx.session.tracking.mode.on {
+                ctx.shared.tracking.redirect_of(ctx.session.handle.id)
+            } else {
+                -1
+            };
+            ctx.reply.integer(redirect);
+        }
+        ("trackinginfo", 2) => client_trackinginfo(ctx),
         ("kill", _) => client_kill(ctx, args),
         ("reply", 3) => {
             let mode = String::from_utf8_lossy(args[2]).to_ascii_lowercase();
@@ -390,6 +445,152 @@ fn client_unblock(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     ctx.reply.integer(i64::from(blocked));
 }
 
+/// `CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`.
+fn client_tracking(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    let mut redirect: i64 = 0;
+    let mut mode = Mode::default();
+    let mut prefixes: Vec<&[u8]> = Vec::new();
+    let mut at = 3;
+    while at < args.len() {
+        let option = args[at];
+        let more = at + 1 < args.len();
+        if option.eq_ignore_ascii_case(b"redirect") && more {
+            at += 1;
+            if redirect != 0 {
+                return ctx.error("ERR A client can only redirect to a single other client");
+            }
+            let Some(id) = int_arg(args[at]) else {
+                return ctx.error(err::NOT_INTEGER);
+            };
+            if id <= 0 || ctx.shared.clients.get(id as u64).is_none() {
+                return ctx.error("ERR The client ID you want redirect to does not exist");
+            }
+            redirect = id;
+        } else if option.eq_ignore_ascii_case(b"bcast") {
+            mode.bcast = true;
+        } else if option.eq_ignore_ascii_case(b"optin") {
+            mode.optin = true;
+        } else if option.eq_ignore_ascii_case(b"optout") {
+            mode.optout = true;
+        } else if option.eq_ignore_ascii_case(b"noloop") {
+            mode.noloop = true;
+        } else if option.eq_ignore_ascii_case(b"prefix") && more {
+            at += 1;
+            prefixes.push(args[at]);
+        } else {
+            return ctx.error(err::SYNTAX);
+        }
+        at += 1;
+    }
+    let current = ctx.session.tracking.mode;
+    if args[2].eq_ignore_ascii_case(b"on") {
+        if !mode.bcast && !prefixes.is_empty() {
+            return ctx.error("ERR PREFIX option requires BCAST mode to be enabled");
+        }
+        if current.on && current.bcast != mode.bcast {
+            return ctx.error("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+        if mode.bcast && (mode.optin || mode.optout) {
+            return ctx.error("ERR OPTIN and OPTOUT are not compatible with BCAST");
+        }
+        if mode.optin && mode.optout {
+            return ctx.error("ERR You can't specify both OPTIN mode and OPTOUT mode");
+        }
+        if (mode.optin && current.optout) || (mode.optout && current.optin) {
+            return ctx.error("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.");
+        }
+        let handle = Arc::clone(&ctx.session.handle);
+        if let Err(e) = ctx
+            .shared
+            .tracking
+            .enable(&handle, redirect as u64, mode, &prefixes)
+        {
+            return ctx.error(&e);
+        }
+        ctx.session.tracking.mode = Mode { on: true, ..mode };
+    } else if args[2].eq_ignore_ascii_case(b"off") {
+        ctx.shared.tracking.disable(ctx.session.handle.id);
+        ctx.session.tracking.mode = Mode::default();
+        ctx.session.tracking.caching = false;
+    } else {
+        return ctx.error(err::SYNTAX);
+    }
+    ctx.reply.ok();
+}
+
+/// `CLIENT CACHING YES|NO`.
+fn client_caching(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
+    let mode = ctx.session.tracking.mode;
+    if !mode.on {
+        return ctx.error("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled");
+    }
+    if args[2].eq_ignore_ascii_case(b"yes") {
+        if !mode.optin {
+            return ctx.error(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            );
+        }
+    } else if args[2].eq_ignore_ascii_case(b"no") {
+        if !mode.optout {
+            return ctx.error(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            );
+        }
+    } else {
+        return ctx.error(err::SYNTAX);
+    }
+    ctx.session.tracking.caching = true;
+    ctx.reply.ok();
+}
+
+/// `CLIENT TRACKINGINFO`: flags, redirect and prefixes.
+fn client_trackinginfo(ctx: &mut Ctx<'_>) {
+    let id = ctx.session.handle.id;
+    let mode = ctx.session.tracking.mode;
+    let caching = ctx.session.tracking.caching;
+    let mut flags: Vec<&[u8]> = vec![if mode.on { b"on" } else { b"off" }];
+    if mode.bcast {
+        flags.push(b"bcast");
+    }
+    if mode.optin {
+        flags.push(b"optin");
+        if caching {
+            flags.push(b"caching-yes");
+        }
+    }
+    if mode.optout {
+        flags.push(b"optout");
+        if caching {
+            flags.push(b"caching-no");
+        }
+    }
+    if mode.noloop {
+        flags.push(b"noloop");
+    }
+    if mode.on && ctx.shared.tracking.redirect_broken(id) {
+        flags.push(b"broken_redirect");
+    }
+    let redirect = if mode.on {
+        ctx.shared.tracking.redirect_of(id)
+    } else {
+        -1
+    };
+    let prefixes = ctx.shared.tracking.prefixes_of(id);
+    ctx.reply.map(3);
+    ctx.reply.bulk(b"flags");
+    ctx.reply.set(flags.len());
+    for flag in flags {
+        ctx.reply.bulk(flag);
+    }
+    ctx.reply.bulk(b"redirect");
+    ctx.reply.integer(redirect);
+    ctx.reply.bulk(b"prefixes");
+    ctx.reply.array(prefixes.len());
+    for prefix in prefixes {
+        ctx.reply.bulk(&prefix);
+    }
+}
+
 fn client_list(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let mut ids: Option<Vec<u64>> = None;
     let mut kind: Option<String> = None;
@@ -438,7 +639,12 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         } else {
             client.db.load(Ordering::Relaxed)
         };
-        text.push_str(&info_line(&client, db));
+        let qbuf = if client.id == ctx.session.handle.id {
+            request_size(args)
+        } else {
+            0
+        };
+        text.push_str(&info_line(&client, db, qbuf));
         text.push('\n');
     }
     ctx.reply.verbatim("txt", text.as_bytes());

@@ -199,7 +199,7 @@ fn info_clients(ctx: &Ctx<'_>, out: &mut String) {
     field(out, "cluster_connections", 0);
     field(out, "maxclients", shared.config.read().maxclients);
     field(out, "blocked_clients", shared.blocking.blocked_clients());
-    field(out, "tracking_clients", 0);
+    field(out, "tracking_clients", shared.tracking.stats().clients);
     field(out, "clients_in_timeout_table", 0);
     field(out, "pubsub_clients", pubsub);
 }
@@ -430,6 +430,10 @@ fn info_stats(ctx: &Ctx<'_>, out: &mut String) {
     field(out, "active_defrag_key_misses", 0);
     field(out, "total_active_defrag_time", 0);
     field(out, "current_active_defrag_time", 0);
+    let tracking = shared.tracking.stats();
+    field(out, "tracking_total_keys", tracking.keys);
+    field(out, "tracking_total_items", tracking.items);
+    field(out, "tracking_total_prefixes", tracking.prefixes);
     field(out, "unexpected_error_replies", 0);
     field(out, "total_error_replies", get(&st.error_replies));
     field(out, "dump_payload_sanitizations", 0);

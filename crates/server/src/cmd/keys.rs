@@ -533,6 +533,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             .watches
             .touch_db(db, |key| keyspace.exists(db, key));
         ctx.keyspace().flushdb(db);
+        ctx.shared.tracking.flush(ctx.shared);
         ctx.reply.ok();
     }
 }
@@ -546,6 +547,7 @@ fn flushall(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
                 .touch_db(db, |key| keyspace.exists(db, key));
         }
         ctx.keyspace().flushall();
+        ctx.shared.tracking.flush(ctx.shared);
         ctx.reply.ok();
     }
 }

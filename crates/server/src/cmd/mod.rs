@@ -216,6 +216,8 @@ pub struct Session {
     /// `CLIENT UNBLOCK`s of this command (client id, with the error rather than the null),
     /// applied after it completes (outside the server's `exclusive` lock).
     pub unblock: Vec<(u64, bool)>,
+    /// Client-side caching state (`CLIENT TRACKING`, `CLIENT CACHING`).
+    pub tracking: crate::tracking::SessionTracking,
 }
 
 impl Session {
@@ -236,6 +238,7 @@ impl Session {
             ready_keys: Vec::new(),
             tx: transactions::Transaction::default(),
             unblock: Vec::new(),
+            tracking: crate::tracking::SessionTracking::default(),
         }
     }
 
@@ -331,6 +334,15 @@ impl Ctx<'_> {
     /// [`Ctx::modified`] for a key of database `db` (`MOVE`, `COPY ... DB`).
     pub fn modified_in(&mut self, db: usize, class: u16, event: &'static str, key: &[u8]) {
         crate::events::key_event(self.shared, db, class, event, key);
+        if self.shared.tracking.active() {
+            let origin = self.session.handle.id;
+            self.shared.tracking.invalidate(
+                self.shared,
+                Some(origin),
+                Some(&mut self.session.tracking),
+                key,
+            );
+        }
         // Blocked clients: a list or sorted set written, or a key put in place, may serve
         // them (a spurious ready key is harmless: serving checks again).
         if self.shared.blocking.armed() && wakes_blocked(class, event) {
@@ -460,6 +472,9 @@ fn reject(ctx: &mut Ctx<'_>, spec: Option<&Spec>, text: &str) {
 /// Runs a handler (the caller holds the server's lock as the command needs) and counts it.
 fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, args: &[&[u8]], lock: bool) {
     let start = ctx.reply.out.len();
+    if spec.flags & flag::READONLY != 0 && ctx.session.tracking.remembers() {
+        crate::tracking::remember_keys(ctx.shared, ctx.session.handle.id, spec, args);
+    }
     let began = Instant::now();
     if !lock {
         (spec.handler)(ctx, args);
@@ -478,6 +493,10 @@ fn call(ctx: &mut Ctx<'_>, spec: &'static Spec, args: &[&[u8]], lock: bool) {
         if ctx.reply.out.get(start) == Some(&b'-') {
             stats.failed_calls.fetch_add(1, Ordering::Relaxed);
         }
+    }
+    if ctx.shared.monitors.active() && spec.flags & flag::ADMIN == 0 {
+        let addr = ctx.session.handle.addr;
+        ctx.shared.monitors.feed(ctx.session.db, &addr, args);
     }
 }
 
@@ -568,6 +587,13 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         refused = false;
     } else {
         refused = false;
+        // Pushes queued for this client before its command runs (invalidations of keys evicted
+        // to make room for it) go before its reply, as in Redis; not inside a transaction's
+        // reply.
+        if !ctx.session.in_multi && ctx.session.handle.has_pushes() {
+            ctx.session.handle.drain_into(ctx.reply.out);
+            ctx.kept = ctx.reply.out.len();
+        }
         call(&mut ctx, spec, args, true);
     }
     if refused && let Some(stats) = shared.command_stats.get(spec.name) {
@@ -578,6 +604,18 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         .db
         .store(ctx.session.db, Ordering::Relaxed);
     after_command(shared);
+    if !ctx.session.in_multi {
+        // `CLIENT CACHING` applies to the next command (a whole transaction).
+        if spec.name != "client" {
+            ctx.session.tracking.caching = false;
+        }
+        if ctx.session.tracking.has_pending() {
+            let origin = ctx.session.handle.id;
+            shared
+                .tracking
+                .broadcast(shared, origin, &mut ctx.session.tracking);
+        }
+    }
     if nesting.outermost()
         && !ctx.session.serving_blocked
         && (!ctx.session.ready_keys.is_empty() || !ctx.session.unblock.is_empty())

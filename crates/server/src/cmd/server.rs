@@ -2,8 +2,8 @@
 //! BGSAVE, BGREWRITEAOF, MONITOR and MEMORY.
 //!
 //! What Larder does not have is answered with a clear error, never a pretend success: it keeps
-//! nothing on disk (SAVE, BGSAVE, BGREWRITEAOF), has no scripting (FUNCTION except FLUSH), no
-//! DEBUG and no MONITOR.
+//! nothing on disk (SAVE, BGSAVE, BGREWRITEAOF), has no scripting (FUNCTION except FLUSH)
+//! and no DEBUG. MONITOR streams the commands run (see [`crate::monitor`]).
 
 use super::info::{memory_figures, ratio};
 use super::{Ctx, Spec, TABLE, err, flag, int_arg};
@@ -267,7 +267,9 @@ fn config_set(ctx: &mut Ctx<'_>, pairs: &[&[u8]]) {
                 "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
             ));
         };
-        if param.set.is_none() {
+        // An immutable parameter set to the value it has changes nothing: accepted (clients
+        // and tools write back what CONFIG GET showed).
+        if param.set.is_none() && (param.get)(&ctx.shared.config.read()).as_bytes() != pair[1] {
             return ctx.error(&format!(
                 "ERR CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"
             ));
@@ -598,8 +600,15 @@ fn debug(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
     ctx.error("ERR DEBUG is not supported by Larder");
 }
 
+/// `MONITOR`: from now on the connection receives every command executed (see
+/// [`crate::monitor`]); a second `MONITOR` is ignored, as in Redis.
 fn monitor(ctx: &mut Ctx<'_>, _args: &[&[u8]]) {
-    ctx.error("ERR MONITOR is not supported by Larder");
+    if ctx.session.in_multi {
+        return ctx.error("ERR MONITOR isn't allowed for DENY BLOCKING client");
+    }
+    if ctx.shared.monitors.add(&ctx.session.handle) {
+        ctx.reply.ok();
+    }
 }
 
 fn no_persistence(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
