@@ -15,6 +15,7 @@ pub mod lists;
 pub mod pubsub;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod transactions;
 pub mod zsets;
@@ -107,6 +108,7 @@ pub static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new
         zsets::SPECS,
         transactions::SPECS,
         keys::SPECS,
+        sort::SPECS,
         expire::SPECS,
         pubsub::SPECS,
         server::SPECS,

@@ -539,10 +539,15 @@ fn command_getkeys(ctx: &mut Ctx<'_>, command: &[&[u8]]) {
         return ctx.error("ERR Invalid number of arguments specified for command");
     }
     let last = if last < 0 { n + last } else { last.min(n - 1) };
-    let keys: Vec<&[u8]> = (first..=last)
-        .step_by(step.max(1) as usize)
-        .filter_map(|i| command.get(i as usize).copied())
-        .collect();
+    // SORT's STORE destination can be anywhere among its options.
+    let keys: Vec<&[u8]> = if spec.name == "sort" {
+        super::sort::getkeys(command)
+    } else {
+        (first..=last)
+            .step_by(step.max(1) as usize)
+            .filter_map(|i| command.get(i as usize).copied())
+            .collect()
+    };
     ctx.reply.array(keys.len());
     for key in keys {
         ctx.reply.bulk(key);
