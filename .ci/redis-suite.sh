@@ -6,7 +6,8 @@
 #
 #   .ci/redis-suite.sh [UNIT...] [-- SERVER-COMMAND...]
 #
-# UNIT defaults to the units issues 4 and 5 name. SERVER-COMMAND (default: the release `larder serve`)
+# UNIT defaults to the units issues 4 and 5 name. SERVER-COMMAND (default: the release `larder serve
+# --threads 1`, see below)
 # runs in the foreground on 127.0.0.1:{port} and keeps nothing on disk; e.g. to see Redis's own
 # counts through the same gate:  .ci/redis-suite.sh -- redis-server --port {port} --save ""
 #
@@ -167,7 +168,16 @@ fi
 cargo build --release --quiet -p larder-cli
 bin=${CARGO_TARGET_DIR:-target}/release/larder
 [[ -x $bin ]] || die "$bin was not built"
-[[ ${#server_cmd[@]} -gt 0 ]] || server_cmd=("$bin" serve --port '{port}')
+# The smoke test runs the server as a user would (one worker per core). The suite runs it with
+# one worker: a few of Redis's tests send commands on two connections back to back and expect
+# them executed in that order (e.g. "BRPOPLPUSH does not affect WATCH while still blocked" sends
+# EXEC on one and LPUSH on the other), which one event loop gives and several workers give only
+# by timing. Larder's own integration tests exercise the multi-threaded server.
+smoke_cmd=("${server_cmd[@]}")
+if [[ ${#server_cmd[@]} -eq 0 ]]; then
+    smoke_cmd=("$bin" serve --port '{port}')
+    server_cmd=("$bin" serve --port '{port}' --threads 1)
+fi
 
 wait_port() {
     local _
@@ -180,7 +190,7 @@ wait_port() {
 
 # --- smoke test: redis-cli and redis-benchmark, then a graceful stop on SIGTERM ---------------
 say "smoke test on port $port: redis-cli and redis-benchmark"
-"${server_cmd[@]//\{port\}/$port}" >/dev/null 2>&1 &
+"${smoke_cmd[@]//\{port\}/$port}" >/dev/null 2>&1 &
 server=$!
 stop_server() { kill "$server" 2>/dev/null || true; }
 trap stop_server EXIT

@@ -121,19 +121,31 @@ async fn active_expiry(shared: Arc<Shared>) {
     }
 }
 
-/// Runs a server with `config` on a new multi-threaded runtime until SIGINT, SIGTERM or
-/// `SHUTDOWN`; `ready` is called with the bound address once it listens.
+/// Runs a server with `config` until SIGINT, SIGTERM or `SHUTDOWN`; `ready` is called with the
+/// bound address once it listens.
+///
+/// With one thread the runtime is tokio's single-threaded one, whose run queue is first in,
+/// first out: connections whose input arrives together are served in arrival order, as by
+/// Redis's event loop. (The multi-threaded scheduler runs the task woken last first, its "LIFO
+/// slot", which on one worker reverses the order of input that arrives in one poll.)
 pub fn run_blocking(config: Config, ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
     let threads = if config.threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         config.threads
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name("larder-worker")
-        .enable_all()
-        .build()?;
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .thread_name("larder-worker")
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("larder-worker")
+            .enable_all()
+            .build()?
+    };
     runtime.block_on(async move {
         let stop = signal();
         let server = Server::bind(config).await?;

@@ -542,6 +542,11 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
         args.len() >= spec.arity.unsigned_abs() as usize
     };
     let queue = ctx.session.in_multi && !transactions::runs_in_multi(spec);
+    // Over `maxmemory` under a `volatile-*` policy, room is made before any command, as Redis
+    // evicts before every command; a write that still does not fit is refused below. The keys
+    // evicted become events and invalidations now, so they reach this client before its reply.
+    let fits = queue || room_for_write(shared);
+    crate::events::flush_departures(shared);
     let mut refused = true;
     if !ctx.session.authenticated && spec.flags & flag::NO_AUTH == 0 {
         reject(&mut ctx, Some(spec), "NOAUTH Authentication required.");
@@ -570,7 +575,7 @@ pub fn execute(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: 
             "ERR Command not allowed inside a transaction",
         );
     } else if (queue && out_of_memory(shared))
-        || (!queue && spec.flags & flag::DENYOOM != 0 && !room_for_write(shared))
+        || (!queue && spec.flags & flag::DENYOOM != 0 && !fits)
     {
         ServerStats::add(&shared.stats.oom_rejections, 1);
         reject(&mut ctx, Some(spec), err::OOM);
