@@ -1,4 +1,5 @@
-//! The hash table behind large hashes and sets (and the sorted set's member index).
+//! The hash table behind large hashes and sets, and the member → score table of large sorted
+//! sets (whose order-statistics tree refers to its slots: see [`Table::slot_of`]).
 //!
 //! Entries live in a slab: a `Vec` of slots with a free list. An entry keeps its slot for its
 //! whole life, however the table grows or other entries come and go; a `hashbrown::HashTable`
@@ -172,7 +173,8 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         }
     }
 
-    fn find<Q>(&self, key: &Q) -> Option<u32>
+    /// The slot of `key`: it stays the same for as long as the entry is in the table.
+    pub fn slot_of<Q>(&self, key: &Q) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -190,7 +192,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.find(key).is_some()
+        self.slot_of(key).is_some()
     }
 
     /// The value of `key`.
@@ -199,10 +201,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        match &self.slots[self.find(key)? as usize] {
-            Slot::Full(_, v) => Some(v),
-            Slot::Free(_) => None,
-        }
+        self.get_slot(self.slot_of(key)?).map(|(_, v)| v)
     }
 
     /// The key and value of `key` as stored.
@@ -211,10 +210,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        match &self.slots[self.find(key)? as usize] {
-            Slot::Full(k, v) => Some((k, v)),
-            Slot::Free(_) => None,
-        }
+        self.get_slot(self.slot_of(key)?)
     }
 
     /// Changes the value of `key` in place through `change`, keeping the heap count right;
@@ -224,8 +220,14 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let i = self.find(key)?;
-        match &mut self.slots[i as usize] {
+        let i = self.slot_of(key)?;
+        self.update_slot(i, change)
+    }
+
+    /// Changes the value of the entry in `slot` in place through `change`, keeping the heap
+    /// count right; `None` when the slot is free.
+    pub fn update_slot<R>(&mut self, slot: u32, change: impl FnOnce(&mut V) -> R) -> Option<R> {
+        match self.slots.get_mut(slot as usize)? {
             Slot::Full(_, v) => {
                 let before = v.heap_size();
                 let result = change(v);
@@ -243,7 +245,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let i = self.find(key)?;
+        let i = self.slot_of(key)?;
         match &mut self.slots[i as usize] {
             Slot::Full(_, v) => Some(v),
             Slot::Free(_) => None,
@@ -252,12 +254,17 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
 
     /// Inserts or replaces; returns the previous value.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        self.insert_slot(key, value).1
+    }
+
+    /// Inserts or replaces; returns the entry's slot and the previous value.
+    pub fn insert_slot(&mut self, key: K, value: V) -> (u32, Option<V>) {
         let hash = self.hash_of(&key);
         let slots = &self.slots;
         if let Some(&i) = self.index.find(hash, |&i| *Self::key_at(slots, i) == key) {
             if let Slot::Full(_, v) = &mut self.slots[i as usize] {
                 self.data_bytes = self.data_bytes - v.heap_size() + value.heap_size();
-                return Some(std::mem::replace(v, value));
+                return (i, Some(std::mem::replace(v, value)));
             }
         }
         self.data_bytes += key.heap_size() + value.heap_size();
@@ -277,7 +284,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
             .insert_unique(hash, slot, |&i| hasher.hash_one(Self::key_at(slots, i)));
         self.len += 1;
         self.shrink_below = self.shrink_below.max(self.len / 4);
-        None
+        (slot, None)
     }
 
     /// Removes `key`, returning its key and value as stored.
@@ -381,9 +388,9 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         })
     }
 
-    /// The entry in slot `i`, if full.
-    fn at(&self, i: usize) -> Option<(&K, &V)> {
-        match self.slots.get(i)? {
+    /// The entry in `slot`, if full.
+    pub fn get_slot(&self, slot: u32) -> Option<(&K, &V)> {
+        match self.slots.get(slot as usize)? {
             Slot::Full(k, v) => Some((k, v)),
             Slot::Free(_) => None,
         }
@@ -391,7 +398,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
 
     /// A random entry's slot: random slots are tried; after a few misses (a sparse slab) the
     /// first full slot from a random start is taken.
-    fn random_slot(&self) -> Option<usize> {
+    fn random_slot(&self) -> Option<u32> {
         if self.len == 0 {
             return None;
         }
@@ -399,30 +406,35 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         for _ in 0..RANDOM_TRIES {
             let i = random_below(n);
             if matches!(self.slots[i], Slot::Full(..)) {
-                return Some(i);
+                return Some(i as u32);
             }
         }
         let start = random_below(n);
         (start..n)
             .chain(0..start)
             .find(|&i| matches!(self.slots[i], Slot::Full(..)))
+            .map(|i| i as u32)
     }
 
     /// A random entry (roughly uniform).
     pub fn random(&self) -> Option<(&K, &V)> {
-        self.at(self.random_slot()?)
+        self.get_slot(self.random_slot()?)
     }
 
     /// Removes and returns a random entry.
     pub fn pop_random(&mut self) -> Option<(K, V)> {
-        let i = self.random_slot()?;
-        let hash = match &self.slots[i] {
+        self.remove_slot(self.random_slot()?)
+    }
+
+    /// Removes the entry in `slot`, returning its key and value; `None` when the slot is free.
+    pub fn remove_slot(&mut self, slot: u32) -> Option<(K, V)> {
+        let hash = match self.slots.get(slot as usize)? {
             Slot::Full(k, _) => self.hash_of(k),
             Slot::Free(_) => return None,
         };
-        let found = self.index.find_entry(hash, |&s| s as usize == i).ok()?;
+        let found = self.index.find_entry(hash, |&s| s == slot).ok()?;
         found.remove();
-        Some(self.vacate(i as u32))
+        Some(self.vacate(slot))
     }
 
     /// Visits the entries of the slots from `cursor` on, until `count` entries have been
@@ -493,6 +505,40 @@ mod tests {
     fn slots_stay_small() {
         assert_eq!(size_of::<Slot<Box<[u8]>, Box<[u8]>>>(), 32);
         assert_eq!(size_of::<Slot<Box<[u8]>, ()>>(), 16);
+        assert_eq!(size_of::<Slot<Box<[u8]>, f64>>(), 24);
+    }
+
+    #[test]
+    fn slots_are_stable_handles() {
+        let mut t: Table<Box<[u8]>, f64> = Table::new();
+        let (a, _) = t.insert_slot(b("a"), 1.0);
+        let (c, _) = t.insert_slot(b("c"), 2.0);
+        assert_ne!(a, c);
+        assert_eq!(t.insert_slot(b("a"), 3.0), (a, Some(1.0)));
+        assert_eq!(t.slot_of(&b"c"[..]), Some(c));
+        assert_eq!(t.slot_of(&b"x"[..]), None);
+        assert_eq!(
+            t.get_slot(a).map(|(k, v)| (&k[..], *v)),
+            Some((&b"a"[..], 3.0))
+        );
+        assert_eq!(
+            t.update_slot(c, |v| {
+                *v += 1.0;
+                *v
+            }),
+            Some(3.0)
+        );
+        assert_eq!(t.get(&b"c"[..]), Some(&3.0));
+        assert_eq!(t.remove_slot(a), Some((b("a"), 3.0)));
+        assert!(t.get_slot(a).is_none());
+        assert!(t.remove_slot(a).is_none());
+        assert!(t.update_slot(a, |_| ()).is_none());
+        assert!(t.get_slot(1000).is_none());
+        assert!(t.remove_slot(1000).is_none());
+        // A freed slot is filled first; the other entry kept its slot.
+        assert_eq!(t.insert_slot(b("d"), 0.0).0, a);
+        assert_eq!(t.slot_of(&b"c"[..]), Some(c));
+        assert_eq!(t.len(), 2);
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! - `listpack`: a sorted `Vec` of (score, member) for small sets (at most
 //!   `zset-max-listpack-entries` members, each at most `zset-max-listpack-value` bytes);
 //!   lookups scan it, which is fast at that size;
-//! - `skiplist`: [`big::Big`], a slab of members indexed by a hash table (member → slot) and an
-//!   order-statistics B+tree (rank, range by score or lex in O(log n)). A set converts to it
-//!   when it outgrows the limits and never converts back (as Redis).
+//! - `skiplist`: [`big::Big`], the members and scores in a slab hash table (the one hashes and
+//!   sets use) and an order-statistics B+tree of their slots (rank, range by score or lex in
+//!   O(log n)). A set converts to it when it outgrows the limits and never converts back (as
+//!   Redis).
 //!
 //! Positions are 0-based ascending ranks everywhere in this API.
 

@@ -1,19 +1,16 @@
 //! The large sorted-set encoding (`OBJECT ENCODING` says `skiplist`, as Redis's does).
 //!
-//! Each member lives once, in a slot of a slab (`slots`: score and member bytes, stable for as
-//! long as the member stays). Two indexes hold slot numbers only:
-//! - a hash table by member bytes (O(1) `ZSCORE`, membership);
-//! - an order-statistics B+tree ordered by (score, member): leaves hold slot numbers, inner
-//!   nodes hold for each child its element count and its smallest element, so insert, remove,
-//!   rank, select-by-rank and the bound of a score or lex range are O(log n).
+//! Each member lives once, with its score, in a [`Table`] (member → score): O(1) `ZSCORE` and
+//! membership, and a slot that stays the member's for as long as it is in the set. An
+//! order-statistics B+tree orders the slot numbers by (score, member): leaves hold slot
+//! numbers, inner nodes hold for each child its element count and its smallest element, so
+//! insert, remove, rank, select-by-rank and the bound of a score or lex range are O(log n).
 //!
-//! `ZSCAN`'s cursor is a slot number: a member present for the whole scan keeps its slot, so it
-//! is returned exactly once whatever else is added or removed.
+//! `ZSCAN` is the table's scan: its cursor is a slot number, so a member present for the whole
+//! scan is returned exactly once whatever else is added or removed.
 
-use foldhash::fast::RandomState;
-use hashbrown::HashTable;
+use crate::value::table::Table;
 use std::cmp::Ordering;
-use std::hash::BuildHasher;
 
 /// Slot numbers per leaf at most (a leaf's buffer is 64 `u32`s: one 256-byte allocation).
 #[cfg(not(test))]
@@ -32,11 +29,15 @@ const INNER_CAP: usize = 3;
 #[cfg(test)]
 const MERGE_BELOW: usize = 2;
 
-/// A member and its score. A free slot has a NaN score (scores are never NaN).
-#[derive(Clone)]
-struct Slot {
-    score: f64,
-    member: Box<[u8]>,
+/// The members and their scores; the tree refers to their slots.
+type Members = Table<Box<[u8]>, f64>;
+
+/// The score and member in slot `id` (one the tree refers to, so a full one).
+fn entry(members: &Members, id: u32) -> (f64, &[u8]) {
+    match members.get_slot(id) {
+        Some((member, &score)) => (score, member),
+        None => unreachable!("the tree names a free slot"),
+    }
 }
 
 /// Orders two (score, member) pairs as Redis does: by score, then member bytes.
@@ -47,9 +48,9 @@ pub fn cmp_entries(a_score: f64, a: &[u8], b_score: f64, b: &[u8]) -> Ordering {
         .then_with(|| a.cmp(b))
 }
 
-fn less(slots: &[Slot], a: u32, b: u32) -> bool {
-    let (x, y) = (&slots[a as usize], &slots[b as usize]);
-    cmp_entries(x.score, &x.member, y.score, &y.member) == Ordering::Less
+fn less(members: &Members, a: u32, b: u32) -> bool {
+    let ((xs, xm), (ys, ym)) = (entry(members, a), entry(members, b));
+    cmp_entries(xs, xm, ys, ym) == Ordering::Less
 }
 
 /// An inner node's child: the node, its element count and its smallest element's slot.
@@ -161,13 +162,13 @@ impl Tree {
     }
 
     /// The child of an inner node whose range holds `id`'s key.
-    fn route(slots: &[Slot], kids: &[Kid], id: u32) -> usize {
-        kids[1..].partition_point(|k| !less(slots, id, k.min))
+    fn route(members: &Members, kids: &[Kid], id: u32) -> usize {
+        kids[1..].partition_point(|k| !less(members, id, k.min))
     }
 
-    fn insert(&mut self, slots: &[Slot], id: u32) {
+    fn insert(&mut self, members: &Members, id: u32) {
         let (root, height) = (self.root, self.height);
-        if let Some(right) = self.insert_at(slots, root, height, id) {
+        if let Some(right) = self.insert_at(members, root, height, id) {
             let left = Kid {
                 node: root,
                 count: self.count(root, height),
@@ -182,10 +183,10 @@ impl Tree {
     }
 
     /// Inserts into the subtree at `node`; returns the new right sibling when it split.
-    fn insert_at(&mut self, slots: &[Slot], node: u32, level: u32, id: u32) -> Option<Kid> {
+    fn insert_at(&mut self, members: &Members, node: u32, level: u32, id: u32) -> Option<Kid> {
         if level == 0 {
             let leaf = &mut self.leaves[node as usize];
-            let pos = leaf.partition_point(|&e| less(slots, e, id));
+            let pos = leaf.partition_point(|&e| less(members, e, id));
             leaf.insert(pos, id);
             if leaf.len() <= LEAF_CAP {
                 return None;
@@ -198,10 +199,10 @@ impl Tree {
             return Some(Kid { node, count, min });
         }
         let kids = &mut self.inners[node as usize];
-        let i = Self::route(slots, kids, id);
+        let i = Self::route(members, kids, id);
         kids[i].count += 1;
         let child = kids[i].node;
-        let split = self.insert_at(slots, child, level - 1, id);
+        let split = self.insert_at(members, child, level - 1, id);
         let first = self.first(child, level - 1);
         let kids = &mut self.inners[node as usize];
         kids[i].min = first;
@@ -220,9 +221,9 @@ impl Tree {
     }
 
     /// Removes `id` (whose slot still holds its key); `false` when it is not in the tree.
-    fn remove(&mut self, slots: &[Slot], id: u32) -> bool {
+    fn remove(&mut self, members: &Members, id: u32) -> bool {
         let (root, height) = (self.root, self.height);
-        if !self.remove_at(slots, root, height, id) {
+        if !self.remove_at(members, root, height, id) {
             return false;
         }
         while self.height > 0 && self.inners[self.root as usize].len() == 1 {
@@ -234,10 +235,10 @@ impl Tree {
         true
     }
 
-    fn remove_at(&mut self, slots: &[Slot], node: u32, level: u32, id: u32) -> bool {
+    fn remove_at(&mut self, members: &Members, node: u32, level: u32, id: u32) -> bool {
         if level == 0 {
             let leaf = &mut self.leaves[node as usize];
-            let pos = leaf.partition_point(|&e| less(slots, e, id));
+            let pos = leaf.partition_point(|&e| less(members, e, id));
             if leaf.get(pos) != Some(&id) {
                 return false;
             }
@@ -245,9 +246,9 @@ impl Tree {
             return true;
         }
         let kids = &self.inners[node as usize];
-        let i = Self::route(slots, kids, id);
+        let i = Self::route(members, kids, id);
         let child = kids[i].node;
-        if !self.remove_at(slots, child, level - 1, id) {
+        if !self.remove_at(members, child, level - 1, id) {
             return false;
         }
         let child_len = self.node_len(child, level - 1);
@@ -313,11 +314,15 @@ impl Tree {
     }
 
     /// How many elements satisfy `pred`, which holds for a prefix of the order.
-    fn partition_point(&self, slots: &[Slot], pred: &mut impl FnMut(f64, &[u8]) -> bool) -> usize {
+    fn partition_point(
+        &self,
+        members: &Members,
+        pred: &mut impl FnMut(f64, &[u8]) -> bool,
+    ) -> usize {
         let (mut node, mut level, mut before) = (self.root, self.height, 0usize);
         let mut test = |id: u32| {
-            let s = &slots[id as usize];
-            pred(s.score, &s.member)
+            let (score, member) = entry(members, id);
+            pred(score, member)
         };
         while level > 0 {
             let kids = &self.inners[node as usize];
@@ -374,16 +379,11 @@ impl Tree {
     }
 }
 
-/// The large encoding: slab of members, hash index by member, B+tree by (score, member).
+/// The large encoding: a table of members, a B+tree of their slots by (score, member).
 #[derive(Clone)]
 pub struct Big {
-    slots: Vec<Slot>,
-    free: Vec<u32>,
-    index: HashTable<u32>,
-    hasher: RandomState,
+    members: Members,
     tree: Tree,
-    len: usize,
-    member_bytes: usize,
 }
 
 impl Default for Big {
@@ -396,150 +396,97 @@ impl Big {
     /// An empty set.
     pub fn new() -> Big {
         Big {
-            slots: Vec::new(),
-            free: Vec::new(),
-            index: HashTable::new(),
-            hasher: RandomState::default(),
+            members: Table::new(),
             tree: Tree::new(),
-            len: 0,
-            member_bytes: 0,
         }
     }
 
     /// Number of members.
     pub fn len(&self) -> usize {
-        self.len
+        self.members.len()
     }
 
     /// Whether it has no members.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.members.is_empty()
     }
 
     /// Heap bytes owned (O(1)).
     pub fn heap_bytes(&self) -> usize {
-        let buckets = if self.index.capacity() == 0 {
-            0
-        } else {
-            (self.index.capacity() * 8 / 7).next_power_of_two()
-        };
-        self.slots.capacity() * size_of::<Slot>()
-            + self.free.capacity() * 4
-            + buckets * (size_of::<u32>() + 1)
-            + self.member_bytes
-            + self.tree.heap_bytes()
-            + size_of::<Big>()
-    }
-
-    fn find(&self, member: &[u8]) -> Option<u32> {
-        let hash = self.hasher.hash_one(member);
-        self.index
-            .find(hash, |&id| *self.slots[id as usize].member == *member)
-            .copied()
+        self.members.heap_bytes() + self.tree.heap_bytes() + size_of::<Big>()
     }
 
     /// The score of `member`.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        self.find(member).map(|id| self.slots[id as usize].score)
+        self.members.get(member).copied()
     }
 
     /// Sets `member`'s score, adding it if absent; returns the previous score.
     pub fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
-        if let Some(id) = self.find(member) {
-            let old = self.slots[id as usize].score;
-            if old != score {
-                self.tree.remove(&self.slots, id);
-                self.slots[id as usize].score = score;
-                self.tree.insert(&self.slots, id);
-            }
-            return Some(old);
+        let Some(id) = self.members.slot_of(member) else {
+            self.insert_new(member.into(), score);
+            return None;
+        };
+        let (old, _) = entry(&self.members, id);
+        if old != score {
+            self.tree.remove(&self.members, id);
+            self.members.update_slot(id, |s| *s = score);
+            self.tree.insert(&self.members, id);
         }
-        self.insert_new(member.into(), score);
-        None
+        Some(old)
     }
 
     /// Adds a member known to be absent.
     pub fn insert_new(&mut self, member: Box<[u8]>, score: f64) {
-        let hash = self.hasher.hash_one(&*member);
-        self.member_bytes += member.len();
-        let slot = Slot { score, member };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.slots[id as usize] = slot;
-                id
-            }
-            None => {
-                self.slots.push(slot);
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.index
-            .insert_unique(hash, id, |&i| hasher.hash_one(&*slots[i as usize].member));
-        self.tree.insert(&self.slots, id);
-        self.len += 1;
+        let (id, _) = self.members.insert_slot(member, score);
+        self.tree.insert(&self.members, id);
     }
 
     /// Removes `member`; returns its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let hash = self.hasher.hash_one(member);
-        let slots = &self.slots;
-        let entry = self
-            .index
-            .find_entry(hash, |&id| *slots[id as usize].member == *member)
-            .ok()?;
-        let (id, _) = entry.remove();
+        let id = self.members.slot_of(member)?;
         Some(self.release(id))
     }
 
-    /// Takes slot `id` out of the tree and frees it (the index entry is already gone).
+    /// Takes slot `id` out of the tree, then out of the table; returns its score.
     fn release(&mut self, id: u32) -> f64 {
-        self.tree.remove(&self.slots, id);
-        let slot = std::mem::replace(
-            &mut self.slots[id as usize],
-            Slot {
-                score: f64::NAN,
-                member: Box::default(),
-            },
-        );
-        self.member_bytes -= slot.member.len();
-        self.free.push(id);
-        self.len -= 1;
-        slot.score
+        self.tree.remove(&self.members, id);
+        match self.members.remove_slot(id) {
+            Some((_, score)) => score,
+            None => unreachable!("the tree names a free slot"),
+        }
     }
 
     /// The 0-based ascending rank of `member`.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
-        let id = self.find(member)?;
-        let s = &self.slots[id as usize];
-        let (score, key) = (s.score, &s.member);
+        let (key, &score) = self.members.get_key_value(member)?;
         Some(self.partition_point(|sc, m| cmp_entries(sc, m, score, key) == Ordering::Less))
     }
 
     /// The member and score at `rank`.
     pub fn get(&self, rank: usize) -> Option<(&[u8], f64)> {
-        if rank >= self.len {
+        if rank >= self.len() {
             return None;
         }
-        let s = &self.slots[self.tree.select(rank) as usize];
-        Some((&s.member, s.score))
+        let (score, member) = entry(&self.members, self.tree.select(rank));
+        Some((member, score))
     }
 
     /// How many members satisfy `pred` (true for a prefix of the order).
     pub fn partition_point(&self, mut pred: impl FnMut(f64, &[u8]) -> bool) -> usize {
-        if self.len == 0 {
+        if self.is_empty() {
             return 0;
         }
-        self.tree.partition_point(&self.slots, &mut pred)
+        self.tree.partition_point(&self.members, &mut pred)
     }
 
     /// Calls `f` with the members at ranks `start..end`, from `end - 1` down when `rev`.
     pub fn for_range(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
-        let end = end.min(self.len);
+        let end = end.min(self.len());
         if start >= end {
             return;
         }
-        let slots = &self.slots;
+        let members = &self.members;
         self.tree.visit(
             self.tree.root,
             self.tree.height,
@@ -547,15 +494,15 @@ impl Big {
             end,
             rev,
             &mut |id| {
-                let s = &slots[id as usize];
-                f(&s.member, s.score)
+                let (score, member) = entry(members, id);
+                f(member, score)
             },
         );
     }
 
     /// Removes the members at ranks `start..end`; returns how many.
     pub fn remove_range(&mut self, start: usize, end: usize) -> usize {
-        let end = end.min(self.len);
+        let end = end.min(self.len());
         if start >= end {
             return 0;
         }
@@ -569,32 +516,16 @@ impl Big {
             &mut |id| ids.push(id),
         );
         for &id in &ids {
-            let hash = self.hasher.hash_one(&*self.slots[id as usize].member);
-            if let Ok(entry) = self.index.find_entry(hash, |&x| x == id) {
-                entry.remove();
-            }
             self.release(id);
         }
         ids.len()
     }
 
-    /// Visits about `count` slots from `cursor`; returns the next cursor (0 at the end).
+    /// Visits about `count` members from `cursor` (a slot number); returns the next cursor
+    /// (0 at the end).
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
-        let start = usize::try_from(cursor).unwrap_or(usize::MAX);
-        if start >= self.slots.len() {
-            return 0;
-        }
-        let end = start.saturating_add(count.max(1)).min(self.slots.len());
-        for s in &self.slots[start..end] {
-            if !s.score.is_nan() {
-                f(&s.member, s.score);
-            }
-        }
-        if end >= self.slots.len() {
-            0
-        } else {
-            end as u64
-        }
+        self.members
+            .scan(cursor, count, |member, &score| f(member, score))
     }
 }
 
