@@ -13,20 +13,32 @@
 //! * [`keyspace`] — the 16 databases over one engine store, `maxmemory` and its policies.
 //! * [`memory`] — the allocator's figures (jemalloc), RSS and CPU time for INFO and for
 //!   reconciling `maxmemory` with the memory the process really holds.
-//! * [`value`] — what a key holds.
+//! * [`value`] — what a key holds: strings, and hashes, lists, sets and sorted sets, each with
+//!   a compact encoding for small collections and a large one (the slab table
+//!   [`value::table`], whose entries never move, so `SCAN` cursors keep Redis's guarantee).
+//! * [`events`] — the one hook every write calls ([`cmd::Ctx::modified`]), which feeds
+//!   [`watch`] (`WATCH`), [`tracking`] (client-side caching invalidations), [`notify`]
+//!   (keyspace notifications) and [`blocking`] (clients blocked in `BLPOP`, `BZPOPMIN`, ...,
+//!   served by the writer before its reply); keys the engine expires or evicts reach the same
+//!   consumers through its bounded departure record.
 //! * [`pubsub`], [`client`] — channels and patterns; client handles and their bounded outboxes.
+//! * [`monitor`] — `MONITOR`'s feed.
 //! * [`config`] — the TOML file, flags and `CONFIG GET`/`SET`.
 //!
 //! ## Concurrency model
 //!
-//! A multi-threaded tokio runtime (one worker per core by default) runs one task per
-//! connection. Commands execute on the connection's task and go straight to the engine, whose
+//! A multi-threaded tokio runtime (one worker per core by default; with `--threads 1` tokio's
+//! single-threaded runtime, which serves input in arrival order as Redis's event loop does)
+//! runs one task per connection. Commands execute on the connection's task and go straight to the engine, whose
 //! shards have their own reader-writer locks: a `GET` takes one shard's shared lock, a `SET`
 //! one shard's exclusive lock. Single-key read-modify-write commands (`INCR`, `APPEND`, `SET
 //! NX GET`, ...) are atomic through the engine's `compute`, under one shard lock. Commands
 //! that must see several keys at once (`RENAME`, `MSETNX`, `FLUSHALL`, ...) take the server's
 //! exclusive lock, which every other command takes shared, so they run alone — the atomicity
-//! Redis gets from its single thread. No lock is held across an `.await`.
+//! Redis gets from its single thread; `EXEC` holds it for the whole transaction. A blocked
+//! client waits on its task without any lock; the writer that makes its key ready runs the
+//! blocked command on its behalf (lock order: the blocking registry, then the server lock).
+//! No lock is held across an `.await`.
 //!
 //! ## Bounds
 //!
@@ -36,7 +48,12 @@
 //! a subscriber over it is disconnected and the publisher never waits. Data is bounded by
 //! `maxmemory` through the engine's byte budget, which the server rescales `hz` times a second
 //! so that the bytes the allocator reports for the whole process stay within `maxmemory`
-//! ([`Keyspace::reconcile`](keyspace::Keyspace::reconcile)).
+//! ([`Keyspace::reconcile`](keyspace::Keyspace::reconcile)); one entry is weighed at most one
+//! shard's share of that budget, so a big collection stays (and is evicted like any other).
+//! A `MULTI` queue is bounded by the query-buffer limit; the record of keys the engine expired
+//! or evicted by 65,536 keys between drains (over it, tracking clients are told to flush all);
+//! the tracking table by `tracking-table-max-keys`; replies of random-count commands
+//! (`SRANDMEMBER`, `HRANDFIELD`, `ZRANDMEMBER` with a negative count) by 2^27 elements.
 
 pub mod blocking;
 pub mod client;
