@@ -13,25 +13,9 @@ use super::{Ctx, Spec, err, flag, int_arg};
 use crate::events::class;
 use larder_engine::{Compute, NEVER, Timestamp};
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    summary: &'static str,
-    since: &'static str,
-    handler: super::Handler,
-) -> Spec {
-    Spec {
-        name,
-        arity,
-        flags,
-        keys: (1, 1, 1),
-        group: "generic",
-        summary,
-        since,
-        handler,
-    }
-}
+family!("generic");
+
+const KEY: (i32, i32, i32) = (1, 1, 1);
 
 const WRITE: u32 = flag::WRITE | flag::FAST;
 const READ: u32 = flag::READONLY | flag::FAST;
@@ -42,6 +26,7 @@ pub static SPECS: &[Spec] = &[
         "expire",
         -3,
         WRITE,
+        KEY,
         "Set a key's time to live in seconds",
         "1.0.0",
         expire,
@@ -50,6 +35,7 @@ pub static SPECS: &[Spec] = &[
         "pexpire",
         -3,
         WRITE,
+        KEY,
         "Set a key's time to live in milliseconds",
         "2.6.0",
         pexpire,
@@ -58,6 +44,7 @@ pub static SPECS: &[Spec] = &[
         "expireat",
         -3,
         WRITE,
+        KEY,
         "Set the expiration for a key as a UNIX timestamp",
         "1.2.0",
         expireat,
@@ -66,6 +53,7 @@ pub static SPECS: &[Spec] = &[
         "pexpireat",
         -3,
         WRITE,
+        KEY,
         "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
         "2.6.0",
         pexpireat,
@@ -74,6 +62,7 @@ pub static SPECS: &[Spec] = &[
         "ttl",
         2,
         READ,
+        KEY,
         "Get the time to live for a key in seconds",
         "1.0.0",
         ttl,
@@ -82,6 +71,7 @@ pub static SPECS: &[Spec] = &[
         "pttl",
         2,
         READ,
+        KEY,
         "Get the time to live for a key in milliseconds",
         "2.6.0",
         pttl,
@@ -90,6 +80,7 @@ pub static SPECS: &[Spec] = &[
         "expiretime",
         2,
         READ,
+        KEY,
         "Get the expiration Unix timestamp for a key",
         "7.0.0",
         expiretime,
@@ -98,6 +89,7 @@ pub static SPECS: &[Spec] = &[
         "pexpiretime",
         2,
         READ,
+        KEY,
         "Get the expiration Unix timestamp for a key in milliseconds",
         "7.0.0",
         pexpiretime,
@@ -106,6 +98,7 @@ pub static SPECS: &[Spec] = &[
         "persist",
         2,
         WRITE,
+        KEY,
         "Remove the expiration from a key",
         "2.2.0",
         persist,

@@ -18,25 +18,9 @@ use larder_engine::{Compute, InsertError, NEVER};
 use larder_protocol::{Reply, Version};
 use std::collections::HashSet;
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    summary: &'static str,
-    since: &'static str,
-    handler: super::Handler,
-) -> Spec {
-    Spec {
-        name,
-        arity,
-        flags,
-        keys: (1, 1, 1),
-        group: "hash",
-        summary,
-        since,
-        handler,
-    }
-}
+family!("hash");
+
+const KEY: (i32, i32, i32) = (1, 1, 1);
 
 use flag::{DENYOOM, FAST, READONLY, WRITE};
 
@@ -46,6 +30,7 @@ pub static SPECS: &[Spec] = &[
         "hset",
         -4,
         WRITE | DENYOOM | FAST,
+        KEY,
         "Set the string value of a hash field",
         "2.0.0",
         hset,
@@ -54,6 +39,7 @@ pub static SPECS: &[Spec] = &[
         "hmset",
         -4,
         WRITE | DENYOOM | FAST,
+        KEY,
         "Set multiple hash fields to multiple values",
         "2.0.0",
         hset,
@@ -62,6 +48,7 @@ pub static SPECS: &[Spec] = &[
         "hsetnx",
         4,
         WRITE | DENYOOM | FAST,
+        KEY,
         "Set the value of a hash field, only if the field does not exist",
         "2.0.0",
         hsetnx,
@@ -70,6 +57,7 @@ pub static SPECS: &[Spec] = &[
         "hget",
         3,
         READONLY | FAST,
+        KEY,
         "Get the value of a hash field",
         "2.0.0",
         hget,
@@ -78,6 +66,7 @@ pub static SPECS: &[Spec] = &[
         "hmget",
         -3,
         READONLY | FAST,
+        KEY,
         "Get the values of all the given hash fields",
         "2.0.0",
         hmget,
@@ -86,6 +75,7 @@ pub static SPECS: &[Spec] = &[
         "hdel",
         -3,
         WRITE | FAST,
+        KEY,
         "Delete one or more hash fields",
         "2.0.0",
         hdel,
@@ -94,6 +84,7 @@ pub static SPECS: &[Spec] = &[
         "hlen",
         2,
         READONLY | FAST,
+        KEY,
         "Get the number of fields in a hash",
         "2.0.0",
         hlen,
@@ -102,6 +93,7 @@ pub static SPECS: &[Spec] = &[
         "hstrlen",
         3,
         READONLY | FAST,
+        KEY,
         "Get the length of the value of a hash field",
         "3.2.0",
         hstrlen,
@@ -110,6 +102,7 @@ pub static SPECS: &[Spec] = &[
         "hexists",
         3,
         READONLY | FAST,
+        KEY,
         "Determine if a hash field exists",
         "2.0.0",
         hexists,
@@ -118,6 +111,7 @@ pub static SPECS: &[Spec] = &[
         "hgetall",
         2,
         READONLY,
+        KEY,
         "Get all the fields and values in a hash",
         "2.0.0",
         hgetall,
@@ -126,6 +120,7 @@ pub static SPECS: &[Spec] = &[
         "hkeys",
         2,
         READONLY,
+        KEY,
         "Get all the fields in a hash",
         "2.0.0",
         hkeys,
@@ -134,6 +129,7 @@ pub static SPECS: &[Spec] = &[
         "hvals",
         2,
         READONLY,
+        KEY,
         "Get all the values in a hash",
         "2.0.0",
         hvals,
@@ -142,6 +138,7 @@ pub static SPECS: &[Spec] = &[
         "hincrby",
         4,
         WRITE | DENYOOM | FAST,
+        KEY,
         "Increment the integer value of a hash field by the given number",
         "2.0.0",
         hincrby,
@@ -150,6 +147,7 @@ pub static SPECS: &[Spec] = &[
         "hincrbyfloat",
         4,
         WRITE | DENYOOM | FAST,
+        KEY,
         "Increment the float value of a hash field by the given amount",
         "2.6.0",
         hincrbyfloat,
@@ -158,6 +156,7 @@ pub static SPECS: &[Spec] = &[
         "hrandfield",
         -2,
         READONLY,
+        KEY,
         "Get one or multiple random fields from a hash",
         "6.2.0",
         hrandfield,
@@ -166,6 +165,7 @@ pub static SPECS: &[Spec] = &[
         "hscan",
         -3,
         READONLY,
+        KEY,
         "Incrementally iterate hash fields and associated values",
         "2.8.0",
         hscan,

@@ -15,26 +15,7 @@ use crate::value::{List, Value};
 use larder_engine::{Compute, InsertError, NEVER};
 use larder_protocol::Reply;
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    summary: &'static str,
-    since: &'static str,
-    handler: super::Handler,
-) -> Spec {
-    Spec {
-        name,
-        arity,
-        flags,
-        keys,
-        group: "list",
-        summary,
-        since,
-        handler,
-    }
-}
+family!("list");
 
 const ONE: (i32, i32, i32) = (1, 1, 1);
 const TWO: (i32, i32, i32) = (1, 2, 1);

@@ -5,6 +5,33 @@
 //! its arguments, applying them to the keyspace and writing its reply, with Redis 7.0's error
 //! texts.
 
+/// Defines a command family's `spec(name, arity, flags, keys, summary, since, handler)`: a
+/// [`Spec`] in the family's `COMMAND DOCS` group. Each module's table is a list of its calls.
+macro_rules! family {
+    ($group:literal) => {
+        const fn spec(
+            name: &'static str,
+            arity: i32,
+            flags: u32,
+            keys: (i32, i32, i32),
+            summary: &'static str,
+            since: &'static str,
+            handler: super::Handler,
+        ) -> super::Spec {
+            super::Spec {
+                name,
+                arity,
+                flags,
+                keys,
+                group: $group,
+                summary,
+                since,
+                handler,
+            }
+        }
+    };
+}
+
 pub mod connection;
 pub mod expire;
 pub mod hashes;

@@ -17,26 +17,7 @@ use crate::value::{IntBuf, Value};
 use larder_engine::{InsertError, NEVER};
 use larder_protocol::Reply;
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    summary: &'static str,
-    since: &'static str,
-    handler: super::Handler,
-) -> Spec {
-    Spec {
-        name,
-        arity,
-        flags,
-        keys,
-        group: "set",
-        summary,
-        since,
-        handler,
-    }
-}
+family!("set");
 
 use flag::{DENYOOM, EXCLUSIVE, FAST, READONLY, WRITE};
 

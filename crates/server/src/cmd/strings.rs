@@ -21,26 +21,7 @@ use larder_engine::{Compute, InsertError, NEVER, Timestamp};
 /// `ERR string exceeds maximum allowed size (proto-max-bulk-len)`.
 const TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    summary: &'static str,
-    since: &'static str,
-    handler: super::Handler,
-) -> Spec {
-    Spec {
-        name,
-        arity,
-        flags,
-        keys,
-        group: "string",
-        summary,
-        since,
-        handler,
-    }
-}
+family!("string");
 
 const ONE: (i32, i32, i32) = (1, 1, 1);
 

@@ -21,26 +21,7 @@ const MINMAX_LEX: &str = "ERR min or max not valid string range item";
 const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
 const OUT_OF_RANGE: &str = "ERR value is out of range";
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: u32,
-    keys: (i32, i32, i32),
-    summary: &'static str,
-    since: &'static str,
-    handler: super::Handler,
-) -> Spec {
-    Spec {
-        name,
-        arity,
-        flags,
-        keys,
-        group: "sorted-set",
-        summary,
-        since,
-        handler,
-    }
-}
+family!("sorted-set");
 
 const ONE: (i32, i32, i32) = (1, 1, 1);
 const NONE: (i32, i32, i32) = (0, 0, 0);
