@@ -1,0 +1,4 @@
+//! # larder
+//!
+//! Application caching patterns, in-process and over the network, on larder-engine.
+//! (Being built; see issue 7.)
