@@ -460,8 +460,8 @@ fn parse_lex_range<'a>(min: &'a [u8], max: &'a [u8]) -> Option<LexRange<'a>> {
 
 /// The ascending ranks `lo..hi` whose scores are in `r`.
 fn score_bounds(z: &ZSet, r: &ScoreRange) -> (usize, usize) {
-    let lo = z.partition_point(|s, _| if r.minex { s <= r.min } else { s < r.min });
-    let hi = z.partition_point(|s, _| if r.maxex { s < r.max } else { s <= r.max });
+    let lo = z.partition_point_by_score(|s| if r.minex { s <= r.min } else { s < r.min });
+    let hi = z.partition_point_by_score(|s| if r.maxex { s < r.max } else { s <= r.max });
     (lo, hi.max(lo))
 }
 

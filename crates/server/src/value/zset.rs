@@ -214,6 +214,15 @@ impl ZSet {
         }
     }
 
+    /// How many members satisfy `pred` on their score alone (true for a prefix of the order);
+    /// the large encoding answers it without reading members.
+    pub fn partition_point_by_score(&self, mut pred: impl FnMut(f64) -> bool) -> usize {
+        match &self.repr {
+            Repr::Small(_) => self.partition_point(|score, _| pred(score)),
+            Repr::Big(b) => b.partition_point_by_score(pred),
+        }
+    }
+
     /// Calls `f` with the members at ranks `start..end`, from `end - 1` down when `rev`.
     pub fn for_range(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
         match &self.repr {

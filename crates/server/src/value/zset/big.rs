@@ -6,13 +6,18 @@
 //! numbers, inner nodes hold for each child its element count and its smallest element, so
 //! insert, remove, rank, select-by-rank and the bound of a score or lex range are O(log n).
 //!
+//! Each tree element carries its score beside its slot number, so a descent compares scores
+//! inside the node it is reading and touches a member's slot only to break a tie between equal
+//! scores (or for a lexicographic bound): a descent through a million members reads about one
+//! cache line per level instead of one per comparison.
+//!
 //! `ZSCAN` is the table's scan: its cursor is a slot number, so a member present for the whole
 //! scan is returned exactly once whatever else is added or removed.
 
 use crate::value::table::Table;
 use std::cmp::Ordering;
 
-/// Slot numbers per leaf at most (a leaf's buffer is 64 `u32`s: one 256-byte allocation).
+/// Elements per leaf at most (a leaf's buffer is 64 [`Item`]s: one 1 KiB allocation).
 #[cfg(not(test))]
 const LEAF_CAP: usize = 63;
 /// Children per inner node at most.
@@ -48,24 +53,35 @@ pub fn cmp_entries(a_score: f64, a: &[u8], b_score: f64, b: &[u8]) -> Ordering {
         .then_with(|| a.cmp(b))
 }
 
-fn less(members: &Members, a: u32, b: u32) -> bool {
-    let ((xs, xm), (ys, ym)) = (entry(members, a), entry(members, b));
-    cmp_entries(xs, xm, ys, ym) == Ordering::Less
+/// A tree element: a member's slot and its score (a copy of the table's, kept equal to it).
+#[derive(Clone, Copy, PartialEq)]
+struct Item {
+    score: f64,
+    id: u32,
 }
 
-/// An inner node's child: the node, its element count and its smallest element's slot.
+/// Whether `a` orders before `b`; reads the members only when the scores are equal.
+fn less(members: &Members, a: Item, b: Item) -> bool {
+    match a.score.partial_cmp(&b.score) {
+        Some(Ordering::Less) => true,
+        Some(Ordering::Greater) => false,
+        _ => a.id != b.id && entry(members, a.id).1 < entry(members, b.id).1,
+    }
+}
+
+/// An inner node's child: the node, its element count and its smallest element.
 #[derive(Clone, Copy)]
 struct Kid {
     node: u32,
     count: u32,
-    min: u32,
+    min: Item,
 }
 
 /// The order-statistics B+tree over slot numbers. Level 0 nodes are leaves (in `leaves`),
 /// higher levels inner nodes (in `inners`); `height` is the root's level.
 #[derive(Clone)]
 struct Tree {
-    leaves: Vec<Vec<u32>>,
+    leaves: Vec<Vec<Item>>,
     inners: Vec<Vec<Kid>>,
     free_leaves: Vec<u32>,
     free_inners: Vec<u32>,
@@ -93,11 +109,11 @@ impl Tree {
         self.leaves.capacity() * size_of::<Vec<u32>>()
             + self.inners.capacity() * size_of::<Vec<Kid>>()
             + (self.free_leaves.capacity() + self.free_inners.capacity()) * 4
-            + self.live_leaves * (LEAF_CAP + 1) * 4
+            + self.live_leaves * (LEAF_CAP + 1) * size_of::<Item>()
             + self.live_inners * (INNER_CAP + 1) * size_of::<Kid>()
     }
 
-    fn new_leaf(&mut self, items: Vec<u32>) -> u32 {
+    fn new_leaf(&mut self, items: Vec<Item>) -> u32 {
         self.live_leaves += 1;
         match self.free_leaves.pop() {
             Some(n) => {
@@ -145,7 +161,7 @@ impl Tree {
         }
     }
 
-    fn first(&self, node: u32, level: u32) -> u32 {
+    fn first(&self, node: u32, level: u32) -> Item {
         if level == 0 {
             self.leaves[node as usize][0]
         } else {
@@ -161,12 +177,12 @@ impl Tree {
         }
     }
 
-    /// The child of an inner node whose range holds `id`'s key.
-    fn route(members: &Members, kids: &[Kid], id: u32) -> usize {
-        kids[1..].partition_point(|k| !less(members, id, k.min))
+    /// The child of an inner node whose range holds `item`.
+    fn route(members: &Members, kids: &[Kid], item: Item) -> usize {
+        kids[1..].partition_point(|k| !less(members, item, k.min))
     }
 
-    fn insert(&mut self, members: &Members, id: u32) {
+    fn insert(&mut self, members: &Members, id: Item) {
         let (root, height) = (self.root, self.height);
         if let Some(right) = self.insert_at(members, root, height, id) {
             let left = Kid {
@@ -183,7 +199,7 @@ impl Tree {
     }
 
     /// Inserts into the subtree at `node`; returns the new right sibling when it split.
-    fn insert_at(&mut self, members: &Members, node: u32, level: u32, id: u32) -> Option<Kid> {
+    fn insert_at(&mut self, members: &Members, node: u32, level: u32, id: Item) -> Option<Kid> {
         if level == 0 {
             let leaf = &mut self.leaves[node as usize];
             let pos = leaf.partition_point(|&e| less(members, e, id));
@@ -220,8 +236,8 @@ impl Tree {
         Some(Kid { node, count, min })
     }
 
-    /// Removes `id` (whose slot still holds its key); `false` when it is not in the tree.
-    fn remove(&mut self, members: &Members, id: u32) -> bool {
+    /// Removes `id` (whose slot still holds its member); `false` when it is not in the tree.
+    fn remove(&mut self, members: &Members, id: Item) -> bool {
         let (root, height) = (self.root, self.height);
         if !self.remove_at(members, root, height, id) {
             return false;
@@ -235,11 +251,11 @@ impl Tree {
         true
     }
 
-    fn remove_at(&mut self, members: &Members, node: u32, level: u32, id: u32) -> bool {
+    fn remove_at(&mut self, members: &Members, node: u32, level: u32, id: Item) -> bool {
         if level == 0 {
             let leaf = &mut self.leaves[node as usize];
             let pos = leaf.partition_point(|&e| less(members, e, id));
-            if leaf.get(pos) != Some(&id) {
+            if leaf.get(pos).map(|e| e.id) != Some(id.id) {
                 return false;
             }
             leaf.remove(pos);
@@ -294,8 +310,8 @@ impl Tree {
         kids.remove(a + 1);
     }
 
-    /// The slot at `rank` (0-based, ascending); the caller checks `rank < len`.
-    fn select(&self, mut rank: usize) -> u32 {
+    /// The element at `rank` (0-based, ascending); the caller checks `rank < len`.
+    fn select(&self, mut rank: usize) -> Item {
         let (mut node, mut level) = (self.root, self.height);
         while level > 0 {
             let kids = &self.inners[node as usize];
@@ -313,17 +329,9 @@ impl Tree {
         self.leaves[node as usize][rank]
     }
 
-    /// How many elements satisfy `pred`, which holds for a prefix of the order.
-    fn partition_point(
-        &self,
-        members: &Members,
-        pred: &mut impl FnMut(f64, &[u8]) -> bool,
-    ) -> usize {
+    /// How many elements satisfy `test`, which holds for a prefix of the order.
+    fn partition_point(&self, mut test: impl FnMut(Item) -> bool) -> usize {
         let (mut node, mut level, mut before) = (self.root, self.height, 0usize);
-        let mut test = |id: u32| {
-            let (score, member) = entry(members, id);
-            pred(score, member)
-        };
         while level > 0 {
             let kids = &self.inners[node as usize];
             let j = kids[1..].partition_point(|k| test(k.min));
@@ -334,11 +342,11 @@ impl Tree {
         before
             + self.leaves[node as usize]
                 .iter()
-                .position(|&id| !test(id))
+                .position(|&item| !test(item))
                 .unwrap_or(self.leaves[node as usize].len())
     }
 
-    /// Calls `f` for the slots at ranks `lo..hi` of the subtree, descending when `rev`.
+    /// Calls `f` for the elements at ranks `lo..hi` of the subtree, descending when `rev`.
     fn visit(
         &self,
         node: u32,
@@ -346,7 +354,7 @@ impl Tree {
         lo: usize,
         hi: usize,
         rev: bool,
-        f: &mut impl FnMut(u32),
+        f: &mut impl FnMut(Item),
     ) {
         if level == 0 {
             let items = &self.leaves[node as usize][lo..hi];
@@ -429,9 +437,9 @@ impl Big {
         };
         let (old, _) = entry(&self.members, id);
         if old != score {
-            self.tree.remove(&self.members, id);
+            self.tree.remove(&self.members, Item { score: old, id });
             self.members.update_slot(id, |s| *s = score);
-            self.tree.insert(&self.members, id);
+            self.tree.insert(&self.members, Item { score, id });
         }
         Some(old)
     }
@@ -439,7 +447,7 @@ impl Big {
     /// Adds a member known to be absent.
     pub fn insert_new(&mut self, member: Box<[u8]>, score: f64) {
         let (id, _) = self.members.insert_slot(member, score);
-        self.tree.insert(&self.members, id);
+        self.tree.insert(&self.members, Item { score, id });
     }
 
     /// Removes `member`; returns its score.
@@ -450,7 +458,8 @@ impl Big {
 
     /// Takes slot `id` out of the tree, then out of the table; returns its score.
     fn release(&mut self, id: u32) -> f64 {
-        self.tree.remove(&self.members, id);
+        let (score, _) = entry(&self.members, id);
+        self.tree.remove(&self.members, Item { score, id });
         match self.members.remove_slot(id) {
             Some((_, score)) => score,
             None => unreachable!("the tree names a free slot"),
@@ -459,8 +468,13 @@ impl Big {
 
     /// The 0-based ascending rank of `member`.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
-        let (key, &score) = self.members.get_key_value(member)?;
-        Some(self.partition_point(|sc, m| cmp_entries(sc, m, score, key) == Ordering::Less))
+        let id = self.members.slot_of(member)?;
+        let (score, _) = entry(&self.members, id);
+        let target = Item { score, id };
+        Some(
+            self.tree
+                .partition_point(|e| less(&self.members, e, target)),
+        )
     }
 
     /// The member and score at `rank`.
@@ -468,8 +482,8 @@ impl Big {
         if rank >= self.len() {
             return None;
         }
-        let (score, member) = entry(&self.members, self.tree.select(rank));
-        Some((member, score))
+        let item = self.tree.select(rank);
+        Some((entry(&self.members, item.id).1, item.score))
     }
 
     /// How many members satisfy `pred` (true for a prefix of the order).
@@ -477,7 +491,18 @@ impl Big {
         if self.is_empty() {
             return 0;
         }
-        self.tree.partition_point(&self.members, &mut pred)
+        let members = &self.members;
+        self.tree
+            .partition_point(|e| pred(e.score, entry(members, e.id).1))
+    }
+
+    /// How many members satisfy `pred` on their score (true for a prefix of the order); reads
+    /// no member.
+    pub fn partition_point_by_score(&self, mut pred: impl FnMut(f64) -> bool) -> usize {
+        if self.is_empty() {
+            return 0;
+        }
+        self.tree.partition_point(|e| pred(e.score))
     }
 
     /// Calls `f` with the members at ranks `start..end`, from `end - 1` down when `rev`.
@@ -493,10 +518,7 @@ impl Big {
             start,
             end,
             rev,
-            &mut |id| {
-                let (score, member) = entry(members, id);
-                f(member, score)
-            },
+            &mut |item| f(entry(members, item.id).1, item.score),
         );
     }
 
@@ -513,7 +535,7 @@ impl Big {
             start,
             end,
             false,
-            &mut |id| ids.push(id),
+            &mut |item| ids.push(item.id),
         );
         for &id in &ids {
             self.release(id);
@@ -605,6 +627,7 @@ mod tests {
                 .collect();
             for (t, n) in scores {
                 prop_assert_eq!(big.partition_point(|s, _| s < t as f64), n);
+                prop_assert_eq!(big.partition_point_by_score(|s| s < t as f64), n);
             }
             // Reverse visits of arbitrary windows.
             if !order.is_empty() {
