@@ -1,0 +1,52 @@
+//! The client-facing listener: HTTP/1.1 connections served by hyper, each on its own task, with
+//! a header-read timeout (which also bounds idle keep-alive time) and a cap on the request
+//! header block (larger gets `431`).
+
+use crate::error::EdgeError;
+use crate::proxy::Edge;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// Serves `edge` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    edge: Arc<Edge>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), EdgeError> {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // A failed accept (out of descriptors, a reset in the backlog) drops that
+                // connection only.
+                Err(_) => continue,
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        let edge = edge.clone();
+        tokio::spawn(async move {
+            let config = edge.config();
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_millis(config.client_header_timeout_ms))
+                .max_buf_size(config.max_request_header_bytes.max(8192));
+            let service = service_fn(move |request| {
+                let edge = edge.clone();
+                async move { Ok::<_, Infallible>(edge.handle(request).await) }
+            });
+            // A connection that fails (reset, timeout, malformed request) concerns only itself.
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
