@@ -22,6 +22,7 @@
 //! | [`upstream`] | the pooled upstream client with timeouts |
 //! | [`proxy`] | the request path: lookup → serve / forward → store |
 //! | [`server`] | the client-facing listener |
+//! | [`smuggling`] | requests with both Content-Length and Transfer-Encoding refused |
 //! | [`config`] | `edge.toml` |
 //!
 //! ## Concurrency model
@@ -50,6 +51,7 @@ pub mod key;
 pub mod proxy;
 pub mod range;
 pub mod server;
+pub mod smuggling;
 pub mod storable;
 pub mod stored;
 pub mod upstream;

@@ -764,6 +764,11 @@ fn pass_through(
     Response::from_parts(parts, body)
 }
 
+/// An error response generated here that closes the connection.
+pub fn refuse(status: StatusCode) -> Response<ProxyBody> {
+    local(status, true)
+}
+
 /// A response generated here (errors), optionally closing the connection.
 fn local(status: StatusCode, close: bool) -> Response<ProxyBody> {
     let mut headers = HeaderMap::new();

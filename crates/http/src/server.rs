@@ -3,7 +3,9 @@
 //! header block (larger gets `431`).
 
 use crate::error::EdgeError;
-use crate::proxy::Edge;
+use crate::proxy::{Edge, refuse};
+use crate::smuggling::Scanned;
+use http::StatusCode;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -39,9 +41,18 @@ pub async fn serve(
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_millis(config.client_header_timeout_ms))
                 .max_buf_size(config.max_request_header_bytes.max(8192));
+            let (stream, verdict) = Scanned::new(stream, config.max_request_header_bytes.max(8192));
             let service = service_fn(move |request| {
                 let edge = edge.clone();
-                async move { Ok::<_, Infallible>(edge.handle(request).await) }
+                let conflicting = verdict.next_is_conflicting();
+                async move {
+                    if conflicting {
+                        // Both Content-Length and Transfer-Encoding: 400, and the connection
+                        // closes (see `smuggling`).
+                        return Ok::<_, Infallible>(refuse(StatusCode::BAD_REQUEST));
+                    }
+                    Ok(edge.handle(request).await)
+                }
             });
             // A connection that fails (reset, timeout, malformed request) concerns only itself.
             let _ = builder
