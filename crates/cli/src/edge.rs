@@ -60,7 +60,7 @@ pub struct EdgeArgs {
     /// Milliseconds a coalesced request waits for the one fetching [default: 30000].
     #[arg(long, value_name = "MS")]
     coalesce_timeout: Option<u64>,
-    /// Worker threads [default: one per core].
+    /// Worker threads; 1 runs everything on the calling thread [default: one per core].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
 }

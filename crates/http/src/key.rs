@@ -71,11 +71,18 @@ impl Keyer {
             Some(q) if !q.is_empty() => format!("{path}?{q}"),
             _ => path.clone(),
         };
-        if let Ok(uri) = Uri::builder()
-            .path_and_query(path_and_query.as_str())
-            .build()
-        {
-            parts.uri = uri;
+        let unchanged = parts
+            .uri
+            .path_and_query()
+            .is_some_and(|pq| pq.as_str() == path_and_query)
+            && parts.uri.authority().is_none();
+        if !unchanged {
+            if let Ok(uri) = Uri::builder()
+                .path_and_query(path_and_query.as_str())
+                .build()
+            {
+                parts.uri = uri;
+            }
         }
         let host = parts
             .headers
