@@ -250,6 +250,11 @@ impl Edge {
         let mut upstream_head = head.clone();
         if let Some(s) = &stored {
             add_validators(&mut upstream_head.headers, s);
+        } else if head.method == Method::GET && !head.headers.contains_key(RANGE) {
+            // A miss fetches the whole response so that it can be stored (and shared with the
+            // coalesced waiters); the client's own validators are answered from it.
+            upstream_head.headers.remove(IF_NONE_MATCH);
+            upstream_head.headers.remove(IF_MODIFIED_SINCE);
         }
         let request_time = self.now();
         let result = self.upstream.send(&upstream_head, ProxyBody::empty()).await;

@@ -293,3 +293,73 @@ where
     }
     panic!("condition not reached");
 }
+
+#[tokio::test]
+async fn a_soft_purged_response_is_revalidated_conditionally() {
+    let o = origin(|seen, n| async move {
+        let conditional = seen
+            .headers
+            .get("if-none-match")
+            .is_some_and(|v| v == "\"e1\"");
+        if n == 1 || !conditional {
+            respond(
+                200,
+                &[("cache-control", "max-age=600"), ("etag", "\"e1\"")],
+                "page",
+            )
+        } else {
+            respond(304, &[("cache-control", "max-age=600")], "")
+        }
+    })
+    .await;
+    let e = edge(&o.url(), |_| {}).await;
+    get(e.addr, "/soft", &[]).await;
+    let mut keys = Vec::new();
+    e.edge.cache().for_each(|key, variants| {
+        if variants.iter().any(|r| r.url == "http://edge.test/soft") {
+            keys.push(key.to_string());
+        }
+    });
+    assert_eq!(keys.len(), 1);
+    assert!(e.edge.cache().mark_stale(&keys[0]));
+    let r = get(e.addr, "/soft", &[]).await;
+    assert_eq!(r.body, "page");
+    assert!(
+        r.header("cache-status")
+            .contains("fwd=stale; fwd-status=304"),
+        "{r:?}"
+    );
+    assert!(
+        get(e.addr, "/soft", &[])
+            .await
+            .header("cache-status")
+            .contains("hit")
+    );
+    assert_eq!(o.requests(), 2);
+    assert!(e.edge.cache().remove(&keys[0]));
+    let fresh = get(e.addr, "/soft", &[]).await;
+    assert!(
+        fresh.header("cache-status").contains("fwd=uri-miss"),
+        "{fresh:?}"
+    );
+    assert!(!o.last().headers.contains_key("if-none-match"));
+    assert_eq!(o.requests(), 3);
+}
+
+#[tokio::test]
+async fn a_client_conditional_miss_is_stored_and_answered_304() {
+    let o = origin(|seen, _| async move {
+        assert!(!seen.headers.contains_key("if-none-match"));
+        respond(
+            200,
+            &[("cache-control", "max-age=600"), ("etag", "\"e1\"")],
+            "page",
+        )
+    })
+    .await;
+    let e = edge(&o.url(), |_| {}).await;
+    let r = get(e.addr, "/c", &[("if-none-match", "\"e1\"")]).await;
+    assert_eq!(r.status, 304);
+    assert_eq!(get(e.addr, "/c", &[]).await.body, "page");
+    assert_eq!(o.requests(), 1);
+}
