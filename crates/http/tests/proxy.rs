@@ -171,11 +171,7 @@ async fn unsafe_methods_invalidate_the_url_and_its_location() {
 #[tokio::test]
 async fn vary_selects_variants_and_head_is_answered_from_a_stored_get() {
     let o = origin(|seen, _| async move {
-        let lang = seen
-            .headers
-            .get("accept-language")
-            .map(|v| v.to_str().unwrap_or("").to_string())
-            .unwrap_or_default();
+        let lang = seen.header("accept-language").unwrap_or("").to_string();
         respond(
             200,
             &[("cache-control", "max-age=60"), ("vary", "Accept-Language")],
@@ -297,10 +293,7 @@ where
 #[tokio::test]
 async fn a_soft_purged_response_is_revalidated_conditionally() {
     let o = origin(|seen, n| async move {
-        let conditional = seen
-            .headers
-            .get("if-none-match")
-            .is_some_and(|v| v == "\"e1\"");
+        let conditional = seen.header("if-none-match") == Some("\"e1\"");
         if n == 1 || !conditional {
             respond(
                 200,

@@ -9,13 +9,7 @@ use common::*;
 /// vulnerable applications do.
 async fn reflecting_origin(headers: &'static [(&'static str, &'static str)]) -> Origin {
     origin(move |seen, _| async move {
-        let reflect = |name: &str| {
-            seen.headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("-")
-                .to_string()
-        };
+        let reflect = |name: &str| seen.header(name).unwrap_or("-").to_string();
         let body = format!(
             "host={} url={} method={} user={}",
             reflect("x-forwarded-host"),

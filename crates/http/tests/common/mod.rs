@@ -35,6 +35,13 @@ type Handler = Arc<
         + Sync,
 >;
 
+impl Seen {
+    /// A request header's value, if present and readable.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
 /// A running origin.
 pub struct Origin {
     pub addr: SocketAddr,
