@@ -71,6 +71,7 @@ impl Edge {
         Ok(Arc::new(Self {
             cache: ResponseCache::new(
                 config.capacity_bytes,
+                config.max_object_bytes,
                 clock,
                 config.max_variants,
                 config.keep_stale_secs,

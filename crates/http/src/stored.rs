@@ -158,8 +158,22 @@ pub struct ResponseCache {
 impl ResponseCache {
     /// A cache of `capacity` bytes, at most `max_variants` variants per key, keeping stale
     /// responses `keep_stale` seconds past their freshness for revalidation.
-    pub fn new(capacity: u64, clock: Arc<dyn Clock>, max_variants: usize, keep_stale: u64) -> Self {
+    ///
+    /// The engine splits the budget over its shards; the shard count is chosen so that a shard
+    /// holds at least four objects of `max_object` bytes (so the largest storable object is not
+    /// refused for being larger than its shard).
+    pub fn new(
+        capacity: u64,
+        max_object: u64,
+        clock: Arc<dyn Clock>,
+        max_variants: usize,
+        keep_stale: u64,
+    ) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let by_size = capacity / max_object.saturating_mul(4).max(1);
+        let shards = (by_size as usize).clamp(1, 16 * cores);
         let store = Store::builder(capacity)
+            .shards(shards)
             .weigher(|k: &String, v: &Variants| {
                 let bytes: usize = v.iter().map(|r| r.weight()).sum::<usize>() + k.len();
                 u32::try_from(bytes).unwrap_or(u32::MAX)

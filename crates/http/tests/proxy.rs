@@ -356,3 +356,28 @@ async fn a_client_conditional_miss_is_stored_and_answered_304() {
     assert_eq!(get(e.addr, "/c", &[]).await.body, "page");
     assert_eq!(o.requests(), 1);
 }
+
+#[tokio::test]
+async fn an_object_near_the_size_limit_is_stored() {
+    let body = "z".repeat(900_000);
+    let b = body.clone();
+    let o = origin(move |_, _| {
+        let b = b.clone();
+        async move { respond(200, &[("cache-control", "max-age=60")], &b) }
+    })
+    .await;
+    let e = edge(&o.url(), |c| {
+        c.capacity_bytes = 4 << 20;
+        c.max_object_bytes = 1 << 20;
+    })
+    .await;
+    get(e.addr, "/near", &[]).await;
+    let hit = get(e.addr, "/near", &[]).await;
+    assert_eq!(hit.body.len(), body.len());
+    assert!(
+        hit.header("cache-status").contains("hit"),
+        "{:?}",
+        hit.headers
+    );
+    assert_eq!(o.requests(), 1);
+}
