@@ -64,6 +64,16 @@ impl Keyer {
     /// Normalizes `parts` for the upstream (query filtered and sorted, unkeyed inputs removed)
     /// and returns its key.
     pub fn apply(&self, parts: &mut Parts, scheme: &str) -> CacheKey {
+        // HTTP/2 requests carry the host in the URI's authority instead of a Host field.
+        if !parts.headers.contains_key(HOST) {
+            if let Some(v) = parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                parts.headers.insert(HOST, v);
+            }
+        }
         let path = parts.uri.path().to_string();
         let rule = self.rule(&path);
         let query = parts.uri.query().map(|q| normalize_query(q, rule));

@@ -1,14 +1,14 @@
-//! The client-facing listener: HTTP/1.1 connections served by hyper, each on its own task, with
-//! a header-read timeout (which also bounds idle keep-alive time) and a cap on the request
-//! header block (larger gets `431`).
+//! The client-facing listener: HTTP/1.1 and HTTP/2 (cleartext, prior knowledge) connections
+//! served by hyper, each on its own task, with a header-read timeout (which also bounds idle
+//! HTTP/1.1 keep-alive time) and a cap on the request header block (larger gets `431`).
 
 use crate::error::EdgeError;
 use crate::proxy::{Edge, refuse};
 use crate::smuggling::Scanned;
 use http::StatusCode;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
@@ -36,11 +36,16 @@ pub async fn serve(
         let edge = edge.clone();
         tokio::spawn(async move {
             let config = edge.config();
-            let mut builder = http1::Builder::new();
+            let mut builder = auto::Builder::new(TokioExecutor::new());
             builder
+                .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(Duration::from_millis(config.client_header_timeout_ms))
                 .max_buf_size(config.max_request_header_bytes.max(8192));
+            builder
+                .http2()
+                .timer(TokioTimer::new())
+                .max_header_list_size(config.max_request_header_bytes.max(8192) as u32);
             let (stream, verdict) = Scanned::new(stream, config.max_request_header_bytes.max(8192));
             let service = service_fn(move |request| {
                 let edge = edge.clone();

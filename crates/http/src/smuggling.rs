@@ -134,6 +134,11 @@ impl Scanner {
 
     /// Decides the framing of the body that follows a complete head.
     fn end_of_head(&mut self, head: &[u8]) {
+        // An HTTP/2 connection preface: binary frames follow, framed by HTTP/2 itself.
+        if head.starts_with(b"PRI * HTTP/2.0") {
+            self.state = State::Done;
+            return;
+        }
         let text = String::from_utf8_lossy(head);
         let (mut length, mut chunked, mut te) = (None, false, false);
         for line in text.split('\n').skip(1) {

@@ -381,3 +381,39 @@ async fn an_object_near_the_size_limit_is_stored() {
     );
     assert_eq!(o.requests(), 1);
 }
+
+#[tokio::test]
+async fn http2_clients_share_the_cache_with_http1_clients() {
+    use http_body_util::{BodyExt, Full};
+    let o = origin(|_, _| async { respond(200, &[("cache-control", "max-age=60")], "both") }).await;
+    let e = edge(&o.url(), |_| {}).await;
+    assert_eq!(get(e.addr, "/h2", &[]).await.body, "both");
+    let stream = tokio::net::TcpStream::connect(e.addr)
+        .await
+        .expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .expect("h2 handshake");
+    tokio::spawn(conn);
+    let request = http::Request::get("http://edge.test/h2")
+        .body(Full::new(bytes::Bytes::new()))
+        .expect("request");
+    let response = sender.send_request(request).await.expect("response");
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    let status = response.headers()["cache-status"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(status.contains("hit"), "{status}");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(body, "both");
+    assert_eq!(o.requests(), 1);
+}
