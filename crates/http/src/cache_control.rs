@@ -144,7 +144,7 @@ fn parse_into(text: &str, out: &mut Vec<Directive>) {
         while i < bytes.len() && !matches!(bytes[i], b',' | b'=' | b' ' | b'\t') {
             i += 1;
         }
-        let name = text[start..i].to_ascii_lowercase();
+        let name = String::from_utf8_lossy(&bytes[start..i]).to_ascii_lowercase();
         while i < bytes.len() && (bytes[i] == b' ' || bytes[i] == b'\t') {
             i += 1;
         }
@@ -171,7 +171,11 @@ fn parse_into(text: &str, out: &mut Vec<Directive>) {
                 while i < bytes.len() && bytes[i] != b',' {
                     i += 1;
                 }
-                value = Some(text[vstart..i].trim().to_string());
+                value = Some(
+                    String::from_utf8_lossy(&bytes[vstart..i])
+                        .trim()
+                        .to_string(),
+                );
             }
         }
         // Anything up to the next comma is junk that belongs to this directive.
@@ -202,6 +206,16 @@ mod tests {
         assert_eq!(cc.delta("max-age"), Some(Delta::Seconds(1)));
         let cc = CacheControl::parse(r#"max-age="1", extension="max-age=3600""#);
         assert_eq!(cc.delta("max-age"), Some(Delta::Seconds(1)));
+    }
+
+    #[test]
+    fn non_ascii_input_does_not_panic() {
+        let cc = CacheControl::parse(r#"mäx-age=1é, é="ü\", s-maxage=é"#);
+        // The escaped quote keeps `s-maxage=é` inside the quoted string.
+        assert_eq!(cc.delta("s-maxage"), None);
+        let cc = CacheControl::parse("max-age=é1, s-maxage=ü");
+        assert_eq!(cc.delta("max-age"), Some(Delta::Invalid));
+        assert_eq!(cc.delta("s-maxage"), Some(Delta::Invalid));
     }
 
     #[test]

@@ -302,6 +302,26 @@ POST /d HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n";
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b"0123456789abcdefABCDEF\r\n:; -chunkedContent-LengthTransfer-Encoding";
+        for _ in 0..2_000 {
+            let conflict = Arc::new(AtomicUsize::new(NONE));
+            let mut s = Scanner::new(256, conflict);
+            let mut bytes = Vec::new();
+            for _ in 0..256 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                bytes.push(alphabet[(x % alphabet.len() as u64) as usize]);
+            }
+            for chunk in bytes.chunks((x % 17 + 1) as usize) {
+                s.feed(chunk);
+            }
+        }
+    }
+
+    #[test]
     fn bodies_that_look_like_heads_are_skipped() {
         let body = b"Transfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n";
         let mut stream =
