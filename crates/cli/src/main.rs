@@ -9,7 +9,7 @@
 //! | subcommand | what it will do | today |
 //! |---|---|---|
 //! | `serve` | Redis-compatible cache server | works: RESP2/RESP3 on 127.0.0.1:6379 ([`serve`]) |
-//! | `edge` | HTTP caching proxy | not present yet |
+//! | `edge` | HTTP caching proxy | works: RFC 9111 shared cache, coalescing, tiers, cache keys ([`edge`]) |
 //! | `sim` | replay traces through the engine's eviction policies, beside Belady's OPT | works: hit-ratio tables, CSV, JSON, miss-ratio curves and SVG plots ([`sim`]) |
 //! | `bench` | benchmarks against the anchors | not present yet |
 //!
@@ -26,6 +26,7 @@
 //! Errors travel as [`anyhow::Error`] up to `main`; a usage problem is marked by wrapping it
 //! in [`UsageError`], which is how [`exit_code`] tells it from a runtime failure.
 
+mod edge;
 mod serve;
 mod sim;
 mod sim_claims;
@@ -54,6 +55,8 @@ struct Cli {
 enum Command {
     /// Run the Redis-compatible cache server (127.0.0.1:6379 by default).
     Serve(Box<serve::ServeArgs>),
+    /// Run the HTTP caching reverse proxy (CDN edge node or origin shield) in front of an origin.
+    Edge(Box<edge::EdgeArgs>),
     /// Replay a cache trace through eviction policies: hit ratios beside Belady's optimum,
     /// miss-ratio curves, SVG plots.
     Sim(Box<sim::SimArgs>),
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(*args),
+        Command::Edge(args) => edge::run(*args),
         Command::Sim(args) => sim::run(*args),
     }
 }
