@@ -1,0 +1,68 @@
+//! Warming from SQLite: the top-N query, paced by a token bucket, with a progress bar; then the
+//! hottest keys refreshed in the background.
+//!
+//! `cargo run -p larder --example warming`
+
+mod common;
+
+use common::Db;
+use larder::warm::{HotRefresher, TokenBucket, Warmer};
+use larder_engine::SystemClock;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let db = Arc::new(Db::memory()?);
+    let rows: Vec<(String, String, i64)> = (0..5_000)
+        .map(|i| {
+            (
+                format!("product:{i}"),
+                format!("product {i}"),
+                (i * 7919) % 5_000,
+            )
+        })
+        .collect();
+    let rows: Vec<(&str, &str, i64)> = rows
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), *c))
+        .collect();
+    db.seed(&rows)?;
+
+    let clock = Arc::new(SystemClock);
+    let cache = common::cache::<String>(10_000, clock.clone());
+    // At most 2,000 database reads per second, bursts of 100.
+    let warmer = Warmer::new(cache.clone())
+        .rate_limit(TokenBucket::new(2_000.0, 100, clock))
+        .progress(true);
+    let start = Instant::now();
+    let report = warmer.warm_top(1_000, |n| db.top(n), |k| db.get(k))?;
+    println!(
+        "warmed {} of the top 1000 products in {:.2} s ({:?} waiting for the rate limit)",
+        report.loaded,
+        start.elapsed().as_secs_f64(),
+        report.throttled
+    );
+
+    // Traffic makes product:42 hot; the refresher keeps it fresh from the database.
+    for _ in 0..100 {
+        cache.get(&"product:42".to_string());
+    }
+    db.seed(&[("product:42", "product 42 (new price)", 0)])?;
+    let source = db.clone();
+    let refresher = HotRefresher::start(
+        Warmer::new(cache.clone()),
+        Duration::from_millis(100),
+        10,
+        |b: &[u8]| std::str::from_utf8(b).ok().map(String::from),
+        move |k: &String| source.get(k),
+    )?;
+    while refresher.last_round().0 == 0 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(refresher);
+    println!(
+        "product:42 after a refresh round: {:?}",
+        cache.peek(&"product:42".to_string())
+    );
+    Ok(())
+}

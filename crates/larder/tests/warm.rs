@@ -1,0 +1,131 @@
+//! Warming against SQLite: preload from a key list and from the database's top-N query, paced by
+//! a token bucket; background refresh of the hottest keys.
+
+#[path = "../examples/common/mod.rs"]
+mod common;
+
+use common::Db;
+use larder::warm::{HotRefresher, TokenBucket, Warmer, refresh_hot};
+use larder_engine::{Clock, ManualClock};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn db_with(n: usize) -> Db {
+    let db = Db::memory().expect("open SQLite");
+    let rows: Vec<(String, String, i64)> = (0..n)
+        .map(|i| (format!("p{i}"), format!("product {i}"), i as i64))
+        .collect();
+    let rows: Vec<(&str, &str, i64)> = rows
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), *c))
+        .collect();
+    db.seed(&rows).expect("seed the items");
+    db
+}
+
+#[test]
+fn the_token_bucket_allows_a_burst_then_the_rate() {
+    let clock = Arc::new(ManualClock::new(0));
+    let bucket = TokenBucket::new(10.0, 3, clock.clone());
+    for _ in 0..3 {
+        bucket.try_take().unwrap();
+    }
+    assert_eq!(bucket.try_take(), Err(Duration::from_millis(100)));
+    clock.advance(Duration::from_millis(100));
+    bucket.try_take().unwrap();
+    assert!(bucket.try_take().is_err());
+}
+
+#[test]
+fn warming_from_the_top_n_query_is_paced_by_the_bucket() {
+    let db = db_with(50);
+    let clock = Arc::new(ManualClock::new(0));
+    let cache = common::cache::<String>(100, clock.clone());
+    let sleeper = clock.clone();
+    let warmer = Warmer::new(cache.clone())
+        .rate_limit(TokenBucket::new(100.0, 5, clock.clone()))
+        .sleep_with(move |d| sleeper.advance(d))
+        .progress(false);
+    let report = warmer.warm_top(20, |n| db.top(n), |k| db.get(k)).unwrap();
+    assert_eq!(
+        (report.requested, report.loaded, report.failed),
+        (20, 20, 0)
+    );
+    // The 20 most viewed products (p49 .. p30) are cached, the others are not.
+    assert_eq!(cache.peek(&"p49".to_string()), Some("product 49".into()));
+    assert_eq!(cache.peek(&"p30".to_string()), Some("product 30".into()));
+    assert_eq!(cache.peek(&"p29".to_string()), None);
+    // 5 loads from the burst, 15 at 100/s: 150 ms on the (manual) clock.
+    assert_eq!(clock.now(), 150);
+    assert_eq!(report.throttled, Duration::from_millis(150));
+}
+
+#[test]
+fn warming_a_key_list_counts_absent_keys() {
+    let db = db_with(3);
+    let cache = common::cache::<String>(100, Arc::new(ManualClock::new(0)));
+    let report = Warmer::new(cache.clone())
+        .ttl(Some(Duration::from_secs(60)))
+        .warm_keys(["p0", "p1", "nope"].map(String::from), |k| db.get(k));
+    assert_eq!((report.loaded, report.absent), (2, 1));
+    assert_eq!(
+        cache.ttl(&"p0".to_string()),
+        Some(Some(Duration::from_secs(60)))
+    );
+}
+
+#[test]
+fn the_hottest_keys_are_refreshed_from_the_database() {
+    let db = db_with(10);
+    let clock = Arc::new(ManualClock::new(0));
+    let cache = common::cache::<String>(100, clock.clone());
+    Warmer::new(cache.clone()).warm_keys((0..10).map(|i| format!("p{i}")), |k| db.get(k));
+    for _ in 0..50 {
+        cache.get(&"p7".to_string());
+    }
+    for _ in 0..20 {
+        cache.get(&"p3".to_string());
+    }
+    db.seed(&[
+        ("p7", "product 7, new price", 0),
+        ("p3", "product 3, new price", 0),
+    ])
+    .unwrap();
+    let decode = |b: &[u8]| std::str::from_utf8(b).ok().map(String::from);
+    let report = refresh_hot(&Warmer::new(cache.clone()), 2, decode, |k| db.get(k));
+    assert_eq!(report.loaded, 2);
+    assert_eq!(
+        cache.peek(&"p7".to_string()),
+        Some("product 7, new price".into())
+    );
+    assert_eq!(
+        cache.peek(&"p3".to_string()),
+        Some("product 3, new price".into())
+    );
+}
+
+#[test]
+fn the_background_refresher_runs_rounds_until_dropped() {
+    let db = Arc::new(db_with(4));
+    let clock = Arc::new(ManualClock::new(0));
+    let cache = common::cache::<String>(100, clock.clone());
+    cache.insert("p1".into(), "stale".into()).unwrap();
+    for _ in 0..10 {
+        cache.get(&"p1".to_string());
+    }
+    let source = db.clone();
+    let refresher = HotRefresher::start(
+        Warmer::new(cache.clone()),
+        Duration::from_millis(1),
+        1,
+        |b: &[u8]| std::str::from_utf8(b).ok().map(String::from),
+        move |k: &String| source.get(k),
+    )
+    .unwrap();
+    // Wait (yielding) for the first round: the period is real time, the assertion is not.
+    while refresher.last_round().0 == 0 {
+        std::thread::yield_now();
+    }
+    drop(refresher);
+    assert_eq!(cache.peek(&"p1".to_string()), Some("product 1".into()));
+}
