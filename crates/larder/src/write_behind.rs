@@ -38,6 +38,11 @@
 //! value is queued. [`WriteBehind::get_or_load`] loads a key nobody has queued from the database
 //! and caches it unless the key was written meanwhile (a stale fill is dropped, not cached).
 //!
+//! The API is synchronous (the flusher is a thread, the writer a blocking database call). From
+//! async code, use [`WhenFull::Fail`] (a write then never blocks for long: it takes the queue
+//! mutex for O(1) work) or call `put` from `spawn_blocking`, and end with
+//! [`WriteBehind::shutdown`], which does the blocking flush on tokio's blocking pool.
+//!
 //! Concurrency: one mutex guards the queue; a write holds it for the cache update and an O(1)
 //! queue change, so the cache and the queue change in the same order. The flusher never holds it
 //! while calling the writer. Time (a change's age, `max_delay`) is read from the injected
