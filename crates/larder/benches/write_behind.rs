@@ -44,7 +44,7 @@ fn fresh_db(dir: &Dir, name: &str) -> Arc<Db> {
 
 /// (updates done, seconds, database rows written, commits).
 fn write_through(db: Arc<Db>) -> (u64, f64, u64, u64) {
-    let cache = common::cache::<String>(2 * KEYS, Arc::new(SystemClock));
+    let cache = common::cache::<String, String>(2 * KEYS, Arc::new(SystemClock));
     let wt = WriteThrough::new(cache, db.clone(), WriteMode::Update);
     let start = Instant::now();
     let mut done = 0;
@@ -64,7 +64,7 @@ fn write_through(db: Arc<Db>) -> (u64, f64, u64, u64) {
 
 /// (updates, seconds until flushed, seconds to acknowledge, rows written, commits).
 fn write_behind(db: Arc<Db>) -> (u64, f64, f64, u64, u64) {
-    let cache = common::cache::<String>(2 * KEYS, Arc::new(SystemClock));
+    let cache = common::cache::<String, String>(2 * KEYS, Arc::new(SystemClock));
     let wb = WriteBehind::builder(cache, db.clone())
         .batch_size(1_024)
         .capacity(10_000)

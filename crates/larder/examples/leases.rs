@@ -17,9 +17,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = Arc::new(Db::memory()?);
     db.seed(&[("price:42", "10.00", 0)])?;
     let leases = Arc::new(
-        Leases::builder(common::cache::<String>(1_000, Arc::new(SystemClock)))
-            .wait(Duration::from_secs(2))
-            .build(),
+        Leases::builder(common::cache::<String, String>(
+            1_000,
+            Arc::new(SystemClock),
+        ))
+        .wait(Duration::from_secs(2))
+        .build(),
     );
 
     // 1. A slow reader misses, takes a lease and reads 10.00; a writer changes the price and

@@ -7,7 +7,7 @@ mod common;
 use common::Db;
 use larder::consistency::{HasVersion, MinVersion, MinVersionReads, SessionBypass};
 use larder::write_through::Writer;
-use larder_engine::{ManualClock, Store};
+use larder_engine::ManualClock;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Session bypass: the cache still holds the old email (its invalidation is "in flight").
     let clock = Arc::new(ManualClock::new(0));
     let sessions = SessionBypass::new(
-        common::cache::<String>(1_000, clock.clone()),
+        common::cache::<String, String>(1_000, clock.clone()),
         Duration::from_secs(5),
         100_000,
         clock.clone(),
@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             version: v as u64,
         }))
     };
-    let reads = MinVersionReads::new(larder::Cache(Arc::new(Store::builder(1_000).build())));
+    let reads = MinVersionReads::new(larder::Cache::new(1_000));
     reads.get(&key, None, load)?;
     db.write(&key, &"alice@newest.example".into())?;
     let header_value = db

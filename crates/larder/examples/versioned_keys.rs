@@ -8,16 +8,14 @@ mod common;
 use common::Db;
 use larder::versioned::Versioned;
 use larder::write_through::Writer;
-use larder_engine::{ManualClock, Store};
+use larder_engine::ManualClock;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = Db::memory()?;
     let clock = Arc::new(ManualClock::new(0));
-    let values = larder::Cache(Arc::new(
-        Store::builder(10_000).clock(clock.clone()).build(),
-    ));
+    let values = common::cache(10_000, clock.clone());
     let pages: Versioned<String, String> =
         Versioned::with_clock(values, 1_000, Duration::from_secs(60), clock.clone());
 

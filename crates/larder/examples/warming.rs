@@ -6,7 +6,7 @@
 mod common;
 
 use common::Db;
-use larder::warm::{HotRefresher, TokenBucket, Warmer};
+use larder::warm::{HotRefresher, Popularity, TokenBucket, Warmer};
 use larder_engine::SystemClock;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     db.seed(&rows)?;
 
     let clock = Arc::new(SystemClock);
-    let cache = common::cache::<String>(10_000, clock.clone());
+    let cache = common::cache::<String, String>(10_000, clock.clone());
     // At most 2,000 database reads per second, bursts of 100.
     let warmer = Warmer::new(cache.clone())
         .rate_limit(TokenBucket::new(2_000.0, 100, clock))
@@ -43,17 +43,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.throttled
     );
 
-    // Traffic makes product:42 hot; the refresher keeps it fresh from the database.
-    for _ in 0..100 {
-        cache.get(&"product:42".to_string());
+    // Traffic makes product:42 hot; the refresher keeps the 10 hottest fresh from the database.
+    let popularity = Arc::new(Popularity::new(
+        64,
+        Duration::from_secs(60),
+        1,
+        Arc::new(SystemClock),
+    ));
+    for i in 0..1_000 {
+        let key = if i % 2 == 0 { 42 } else { i };
+        popularity.get(&cache, &format!("product:{key}"));
     }
     db.seed(&[("product:42", "product 42 (new price)", 0)])?;
     let source = db.clone();
     let refresher = HotRefresher::start(
         Warmer::new(cache.clone()),
+        popularity,
         Duration::from_millis(100),
         10,
-        |b: &[u8]| std::str::from_utf8(b).ok().map(String::from),
         move |k: &String| source.get(k),
     )?;
     while refresher.last_round().0 == 0 {
@@ -62,7 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(refresher);
     println!(
         "product:42 after a refresh round: {:?}",
-        cache.peek(&"product:42".to_string())
+        cache.get(&"product:42".to_string())
     );
     Ok(())
 }

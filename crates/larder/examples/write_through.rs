@@ -13,8 +13,8 @@ use std::sync::Arc;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for mode in [WriteMode::Invalidate, WriteMode::Update] {
         let db = Arc::new(Db::memory()?);
-        let cache = common::cache::<String>(1_000, Arc::new(SystemClock));
-        cache.insert("user:1".into(), "alice@old.example".into())?;
+        let cache = common::cache::<String, String>(1_000, Arc::new(SystemClock));
+        cache.insert("user:1".into(), "alice@old.example".into());
         let users = WriteThrough::new(cache, db.clone(), mode);
 
         users.put("user:1".into(), "alice@new.example".into())?;

@@ -18,7 +18,7 @@
 //!   replica), the read fails with [`ConsistencyError::TooOld`] rather than break the promise.
 
 use crate::Cache;
-use larder_engine::{Clock, KeyBytes, Store, SystemClock};
+use larder_engine::{Clock, Store, SystemClock};
 use std::fmt;
 use std::hash::Hash;
 use std::str::FromStr;
@@ -48,7 +48,7 @@ pub struct ConsistencyStats {
 impl<S, K, V> SessionBypass<S, K, V>
 where
     S: Hash + Eq + Clone + Send + Sync + 'static,
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     /// Reads through `cache`, bypassing it for `window` after a session's write; at most
@@ -102,7 +102,7 @@ where
         }
         let loaded = load(key)?;
         if let Some(v) = &loaded {
-            let _ = self.cache.insert(key.clone(), v.clone());
+            self.cache.insert(key.clone(), v.clone());
         }
         Ok(loaded)
     }
@@ -182,7 +182,7 @@ pub struct MinVersionReads<K, V> {
 
 impl<K, V> MinVersionReads<K, V>
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: HasVersion + Clone + Send + Sync + 'static,
 {
     /// Reads through `cache`.
@@ -224,10 +224,10 @@ where
         }
         let newer = self
             .cache
-            .peek(key)
+            .peek_live(key)
             .is_none_or(|c| c.version() <= v.version());
         if newer {
-            let _ = self.cache.insert(key.clone(), v.clone());
+            self.cache.insert(key.clone(), v.clone());
         }
         Ok(Some(v))
     }

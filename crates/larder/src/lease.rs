@@ -28,7 +28,7 @@
 //! is never held across an `.await`. Time comes from the injected [`Clock`].
 
 use crate::Cache;
-use larder_engine::{Clock, KeyBytes, SystemClock, Timestamp};
+use larder_engine::{Clock, SystemClock, Timestamp};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -142,7 +142,7 @@ pub struct LeasesBuilder<K, V> {
 
 impl<K, V> LeasesBuilder<K, V>
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     /// How long a lease holder has to fill before the lease can be granted again (default 10 s).
@@ -217,12 +217,12 @@ pub struct Leases<K, V> {
 }
 
 /// Leaves the waiter count of a key when a waiting reader stops waiting (or is cancelled).
-struct Waiting<'a, K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static, V> {
+struct Waiting<'a, K: Hash + Eq + Clone + Send + Sync + 'static, V> {
     leases: &'a Leases<K, V>,
     key: &'a K,
 }
 
-impl<K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static, V> Drop for Waiting<'_, K, V> {
+impl<K: Hash + Eq + Clone + Send + Sync + 'static, V> Drop for Waiting<'_, K, V> {
     fn drop(&mut self) {
         let now = self.leases.clock.now();
         let mut table = self.leases.table.lock();
@@ -237,7 +237,7 @@ impl<K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static, V> Drop for Waitin
 
 impl<K, V> Leases<K, V>
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     /// A builder over `cache`.
@@ -265,7 +265,7 @@ where
     /// Decides a miss under the table lock.
     fn miss(&self, table: &mut Table<K, V>, key: &K) -> Result<LeaseGet<V>, LeaseError> {
         // A fill may have landed between the cache lookup and taking the lock.
-        if let Some(v) = self.cache.peek(key) {
+        if let Some(v) = self.cache.peek_live(key) {
             return Ok(LeaseGet::Hit(v));
         }
         let now = self.clock.now();
@@ -358,7 +358,10 @@ where
             table.stats.rejected_fills += 1;
             return Err(LeaseError::StaleToken);
         }
-        let stored = self.cache.insert(key.clone(), value).is_ok();
+        let stored = self
+            .cache
+            .try_insert(key.clone(), value, None, Duration::ZERO)
+            .is_ok();
         if let Some(slot) = table.slots.get_mut(&key) {
             slot.lease = None;
             slot.stale = None;
@@ -396,7 +399,7 @@ where
     pub fn invalidate(&self, key: &K) {
         let now = self.clock.now();
         let mut table = self.table.lock();
-        let old = self.cache.peek(key);
+        let old = self.cache.peek_live(key);
         self.cache.invalidate(key);
         let keep = match (old, self.stale_for_ms) {
             (Some(v), Some(ms)) => Some((v, now.saturating_add(ms))),

@@ -21,7 +21,7 @@
 //! `max_entities` entries (an entity whose pointer was evicted simply misses).
 
 use crate::Cache;
-use larder_engine::{Clock, Compute, KeyBytes, NEVER, Store, SystemClock};
+use larder_engine::{Clock, Compute, NEVER, Store, SystemClock};
 use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,8 +35,6 @@ pub struct VersionKey<E> {
     /// The version.
     pub version: u64,
 }
-
-impl<E> KeyBytes for VersionKey<E> {}
 
 /// Why a version could not be published or switched to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -133,7 +131,7 @@ where
             version,
         };
         self.values
-            .insert(key.clone(), value)
+            .try_insert(key.clone(), value, None, Duration::ZERO)
             .map_err(|_| VersionError::Rejected)?;
         // Keep the table's own counter ahead of database versions, so the two never collide.
         self.next.fetch_max(version + 1, Ordering::Relaxed);
@@ -152,11 +150,14 @@ where
             entity: entity.clone(),
             version,
         };
-        if self.values.peek(&key).is_none() {
+        let Some(value) = self.values.peek_live(&key) else {
             return Err(VersionError::Gone(version));
-        }
-        // The target version becomes current: it must not expire with its old grace TTL.
-        self.values.set_ttl(&key, None);
+        };
+        // The target version becomes current: it must not expire with its old grace TTL (it
+        // gets the cache's own expiry again).
+        self.values
+            .try_insert(key, value, None, Duration::ZERO)
+            .map_err(|_| VersionError::Rejected)?;
         self.swap(entity, version, |_| true).map(|_| ())
     }
 
@@ -196,13 +197,19 @@ where
         if let Some(previous) = swapped
             && previous != version
         {
-            self.values.set_ttl(
-                &VersionKey {
-                    entity,
-                    version: previous,
-                },
-                Some(self.grace),
-            );
+            let key = VersionKey {
+                entity,
+                version: previous,
+            };
+            // Versions are immutable, so storing the same value again with the grace TTL is
+            // the TTL change.
+            if let Some(value) = self.values.peek_live(&key)
+                && self.current.peek(&key.entity) != Some(previous)
+            {
+                let _ = self
+                    .values
+                    .try_insert(key, value, Some(Some(self.grace)), Duration::ZERO);
+            }
         }
         Ok(swapped)
     }

@@ -8,21 +8,24 @@
 //!   on stderr) shows how far it got when [`Warmer::progress`] is on; it is hidden otherwise (and
 //!   in tests). The [`WarmReport`] counts loaded, absent and failed keys and the time spent
 //!   waiting for tokens.
-//! * [`HotRefresher`] refreshes the cache's hottest keys (the engine's sliding-window top-k, which
-//!   the cache must have enabled) every period on a background thread, through the same warmer,
-//!   so the keys most read never expire into a miss. [`refresh_hot`] is one round of it, to call
-//!   directly (tests, a scheduler of your own).
+//! * [`HotRefresher`] refreshes the most read keys every period on a background thread, through
+//!   the same warmer, so that they never expire into a miss. Popularity comes from the engine's
+//!   sliding-window top-k detector ([`Popularity`], fed by reads through [`Popularity::get`] or
+//!   [`Popularity::record`]). [`refresh_hot`] is one round of it, to call directly (tests, a
+//!   scheduler of your own).
 //!
 //! Time: the bucket reads the injected [`Clock`] and waits through an injectable sleep function,
 //! so a test can pace a warm-up on a `ManualClock` by advancing it instead of sleeping.
 
 use crate::Cache;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use larder_engine::{Clock, KeyBytes, Timestamp};
+use larder_engine::hotkeys::{HotKey, HotKeys};
+use larder_engine::{Clock, Timestamp};
 use parking_lot::{Condvar, Mutex};
 use std::fmt::Display;
 use std::hash::Hash;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -95,7 +98,7 @@ pub struct Warmer<K, V> {
 
 impl<K, V> Warmer<K, V>
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
     /// A warmer for `cache`: no rate limit, no progress bar, entries without a TTL.
@@ -172,11 +175,8 @@ where
             self.throttle(&mut report);
             match load(&key) {
                 Ok(Some(value)) => {
-                    let stored = match self.ttl {
-                        Some(ttl) => self.cache.insert_with_ttl(key, value, ttl),
-                        None => self.cache.insert(key, value),
-                    };
-                    match stored {
+                    let ttl = self.ttl.map(Some);
+                    match self.cache.try_insert(key, value, ttl, Duration::ZERO) {
                         Ok(_) => report.loaded += 1,
                         Err(e) => fail(&mut report, e),
                     }
@@ -214,25 +214,73 @@ fn fail(report: &mut WarmReport, error: impl Display) {
     }
 }
 
-/// One refresh round: reloads the cache's `top` hottest keys (the engine's hot-key tracker,
-/// which the cache must enable) through `warmer`; `decode` turns a hot key's bytes back into a
-/// key (keys it cannot decode are skipped).
+/// Which keys are read most: the engine's sliding-window top-k detector
+/// ([`HotKeys`], Space-Saving over two windows), fed by the application's reads.
+///
+/// Record reads with [`Popularity::record`] or read through [`Popularity::get`]. Recording is
+/// sampled (one read in `sample_every` is recorded with weight `sample_every`) and skipped rather
+/// than waited for when another thread holds the detector, so it costs a read almost nothing.
+/// Memory: at most `2 × top` tracked keys.
+pub struct Popularity<K> {
+    hot: Mutex<HotKeys<K>>,
+    clock: Arc<dyn Clock>,
+    sample_every: u32,
+    tick: AtomicU32,
+}
+
+impl<K: Hash + Eq + Clone> Popularity<K> {
+    /// Tracks the `top` most read keys over a sliding `window`, recording one read in
+    /// `sample_every`.
+    pub fn new(top: usize, window: Duration, sample_every: u32, clock: Arc<dyn Clock>) -> Self {
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            hot: Mutex::new(HotKeys::new(top, window_ms)),
+            clock,
+            sample_every: sample_every.max(1),
+            tick: AtomicU32::new(0),
+        }
+    }
+
+    /// Counts a read of `key`.
+    pub fn record(&self, key: &K) {
+        let tick = self.tick.fetch_add(1, Ordering::Relaxed);
+        if tick % self.sample_every != 0 {
+            return;
+        }
+        if let Some(mut hot) = self.hot.try_lock() {
+            hot.record(key, u64::from(self.sample_every), self.clock.now());
+        }
+    }
+
+    /// Reads `key` from `cache`, counting the read.
+    pub fn get<V>(&self, cache: &Cache<K, V>, key: &K) -> Option<V>
+    where
+        K: Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        self.record(key);
+        cache.get(key)
+    }
+
+    /// The `n` most read keys now, hottest first.
+    pub fn top(&self, n: usize) -> Vec<HotKey<K>> {
+        self.hot.lock().top(n, self.clock.now())
+    }
+}
+
+/// One refresh round: reloads the `top` most read keys (by `popularity`) from the database
+/// through `warmer`, so that they never expire into a miss.
 pub fn refresh_hot<K, V, E: Display>(
     warmer: &Warmer<K, V>,
+    popularity: &Popularity<K>,
     top: usize,
-    decode: impl Fn(&[u8]) -> Option<K>,
     load: impl FnMut(&K) -> Result<Option<V>, E>,
 ) -> WarmReport
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    let keys: Vec<K> = warmer
-        .cache
-        .hot_keys(top)
-        .iter()
-        .filter_map(|hot| decode(&hot.key))
-        .collect();
+    let keys: Vec<K> = popularity.top(top).into_iter().map(|hot| hot.key).collect();
     warmer.warm_keys(keys, load)
 }
 
@@ -244,17 +292,18 @@ pub struct HotRefresher {
 }
 
 impl HotRefresher {
-    /// Starts refreshing the `top` hottest keys of `warmer`'s cache every `every` (the first
-    /// round runs after one period); fails only if the thread cannot be spawned.
+    /// Starts refreshing the `top` most read keys (by `popularity`) every `every` through
+    /// `warmer` (the first round runs after one period); fails only if the thread cannot be
+    /// spawned.
     pub fn start<K, V, E: Display>(
         warmer: Warmer<K, V>,
+        popularity: Arc<Popularity<K>>,
         every: Duration,
         top: usize,
-        decode: impl Fn(&[u8]) -> Option<K> + Send + 'static,
         mut load: impl FnMut(&K) -> Result<Option<V>, E> + Send + 'static,
     ) -> std::io::Result<Self>
     where
-        K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
         V: Clone + Send + Sync + 'static,
     {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
@@ -274,7 +323,7 @@ impl HotRefresher {
                             return;
                         }
                     }
-                    let report = refresh_hot(&warmer, top, &decode, &mut load);
+                    let report = refresh_hot(&warmer, &popularity, top, &mut load);
                     let mut r = rounds2.lock();
                     r.0 += 1;
                     r.1 = report;

@@ -50,7 +50,7 @@
 
 use crate::Cache;
 use crate::write_through::{Change, Writer};
-use larder_engine::{Clock, KeyBytes, SystemClock, Timestamp};
+use larder_engine::{Clock, SystemClock, Timestamp};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -232,7 +232,7 @@ pub struct WriteBehindBuilder<K, V, W> {
 
 impl<K, V, W> WriteBehindBuilder<K, V, W>
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     W: Writer<K, V>,
 {
@@ -424,7 +424,7 @@ impl<K, V, W> Drop for StopGuard<'_, K, V, W> {
 
 impl<K, V, W> Shared<K, V, W>
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     W: Writer<K, V>,
 {
@@ -553,7 +553,11 @@ where
         match &op {
             Some(v) => {
                 // A value too heavy for the cache lives in the queue until written.
-                if self.cache.insert(key.clone(), v.clone()).is_err() {
+                if self
+                    .cache
+                    .try_insert(key.clone(), v.clone(), None, Duration::ZERO)
+                    .is_err()
+                {
                     self.cache.invalidate(&key);
                 }
             }
@@ -623,7 +627,7 @@ where
 /// A write-behind cache. See the [module docs](self).
 pub struct WriteBehind<K, V, W>
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     W: Writer<K, V>,
 {
@@ -633,7 +637,7 @@ where
 
 impl<K, V, W> WriteBehind<K, V, W>
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     W: Writer<K, V>,
 {
@@ -707,7 +711,7 @@ where
             });
         }
         if let Some(v) = &loaded {
-            let _ = self.shared.cache.insert(key.clone(), v.clone());
+            self.shared.cache.insert(key.clone(), v.clone());
         }
         Ok(loaded)
     }
@@ -836,7 +840,7 @@ where
 
 impl<K, V, W> Drop for WriteBehind<K, V, W>
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     W: Writer<K, V>,
 {

@@ -20,9 +20,9 @@
 //! [`Writer::write_batch`] with coalesced batches.
 
 use crate::Cache;
-use larder_engine::KeyBytes;
 use parking_lot::Mutex;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
+use std::time::Duration;
 
 /// One change to the database: a new value for a key, or its deletion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +113,7 @@ pub struct WriteThrough<K, V, W> {
 
 impl<K, V, W> WriteThrough<K, V, W>
 where
-    K: Hash + Eq + Clone + Send + Sync + KeyBytes + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
     W: Writer<K, V>,
 {
@@ -143,7 +143,11 @@ where
             }
             WriteMode::Update => {
                 // A value the cache refuses (too heavy) is simply not cached: the database has it.
-                if self.cache.insert(key.clone(), value).is_err() {
+                if self
+                    .cache
+                    .try_insert(key.clone(), value, None, Duration::ZERO)
+                    .is_err()
+                {
                     self.cache.invalidate(&key);
                 }
             }

@@ -7,7 +7,7 @@ use common::Db;
 use larder::consistency::{
     ConsistencyError, HasVersion, MinVersion, MinVersionReads, SessionBypass,
 };
-use larder_engine::{ManualClock, Store};
+use larder_engine::ManualClock;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -74,7 +74,7 @@ fn load(db: &Db, key: &str) -> Result<Option<Row>, common::DbError> {
 fn a_read_with_a_min_version_refreshes_a_cached_value_older_than_it() {
     use larder::write_through::Writer;
     let db = Db::memory().unwrap();
-    let cache = larder::Cache(Arc::new(Store::builder(100).build()));
+    let cache = larder::Cache::new(100);
     let reads = MinVersionReads::new(cache);
     let key = "user:1".to_string();
     db.write(&key, &"v1".into()).unwrap();

@@ -1,13 +1,16 @@
 //! Versioned keys: a current version per entity, an atomic switch, old versions expiring alone.
 
 use larder::versioned::{VersionError, VersionKey, Versioned};
-use larder_engine::{ManualClock, Store};
+use larder_engine::ManualClock;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn versioned(clock: &Arc<ManualClock>) -> Versioned<String, String> {
     // Room for every version the tests publish: none is evicted, only expired.
-    let values = larder::Cache(Arc::new(Store::builder(1_000).clock(clock.clone()).build()));
+    let values = larder::Cache::builder()
+        .max_capacity(1_000)
+        .clock(clock.clone())
+        .build();
     Versioned::with_clock(values, 100, Duration::from_secs(30), clock.clone())
 }
 
@@ -26,7 +29,8 @@ fn publishing_switches_the_current_version_and_old_versions_expire_by_themselves
         entity: "config".to_string(),
         version: v1,
     };
-    assert_eq!(v.values().ttl(&key), Some(Some(Duration::from_secs(30))));
+    let entry = v.values().get_entry(&key).expect("v1 is cached");
+    assert_eq!(entry.expires_at, Some(30_000));
     clock.advance(Duration::from_secs(30));
     assert_eq!(v.get_version(&"config".into(), v1), None);
     // The current version carries no TTL and stays.

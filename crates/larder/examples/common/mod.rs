@@ -255,15 +255,14 @@ impl Writer<String, String> for Db {
     }
 }
 
-/// A cache of `capacity` entries on `clock` (hot-key tracking on, for the refresher).
-pub fn cache<V: Clone + Send + Sync + 'static>(
-    capacity: u64,
-    clock: Arc<dyn larder_engine::Clock>,
-) -> larder::Cache<String, V> {
-    larder::Cache(Arc::new(
-        larder_engine::Store::builder(capacity)
-            .clock(clock)
-            .hot_keys(16, std::time::Duration::from_secs(10), 1)
-            .build(),
-    ))
+/// A cache of `capacity` entries on `clock`.
+pub fn cache<K, V>(capacity: u64, clock: Arc<dyn larder::Clock>) -> larder::Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    larder::Cache::builder()
+        .max_capacity(capacity)
+        .clock(clock)
+        .build()
 }
