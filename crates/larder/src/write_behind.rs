@@ -29,6 +29,8 @@
 //!   flush everything and stop the flusher; [`WriteBehind::shutdown`] does it from async code.
 //!   [`WriteBehind::abort`] stops without writing and reports what was never written — a crash,
 //!   on purpose.
+//!   Closing over a dead database still tries every queued batch with the full retry schedule;
+//!   `abort` is the way to stop at once.
 //! * **The loss window.** [`WriteBehind::loss_window`] tells, at any moment, how many
 //!   acknowledged changes (and writes, counting the coalesced ones) are not in the database yet
 //!   and how old the oldest of them is: what a crash at that moment would lose.
@@ -44,7 +46,9 @@
 //! [`WriteBehind::shutdown`], which does the blocking flush on tokio's blocking pool.
 //!
 //! Concurrency: one mutex guards the queue; a write holds it for the cache update and an O(1)
-//! queue change, so the cache and the queue change in the same order. The flusher never holds it
+//! queue change, so the cache and the queue change in the same order. (The cache's eviction
+//! listener runs under that mutex when a write evicts: it must not call back into the same
+//! `WriteBehind`.) The flusher never holds it
 //! while calling the writer. Time (a change's age, `max_delay`) is read from the injected
 //! [`Clock`]; with a `ManualClock`, call [`WriteBehind::wake`] after advancing it.
 
