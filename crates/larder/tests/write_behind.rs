@@ -344,11 +344,12 @@ fn assert_report_names_exactly_the_lost_writes(
 ) -> u64 {
     let mut expected_lost = 0;
     for (key, writes) in acked {
-        // Values are unique per key ("<seq>"), so the database's value says which write it has.
-        let durable: Seq = match db.get(key).expect("read the database") {
-            Some(v) => v.parse().expect("values are sequence numbers"),
-            None => 0,
-        };
+        // Values are unique per key, so the database's value says which write it holds.
+        let in_db = db.get(key).expect("read the database");
+        let durable: Seq = writes
+            .iter()
+            .find(|(_, v)| Some(v) == in_db.as_ref())
+            .map_or(0, |(s, _)| *s);
         let lost: Vec<Seq> = writes
             .iter()
             .map(|(s, _)| *s)
@@ -379,7 +380,11 @@ fn assert_report_names_exactly_the_lost_writes(
                 .filter(|(s, _)| r.first_seq <= *s && *s <= r.last_seq)
                 .count();
             assert_eq!(r.writes, inside as u64, "{key}: coalesced count");
-            assert_eq!(r.change, Change::Put(key.clone(), r.last_seq.to_string()));
+            let last = writes.iter().find(|(s, _)| *s == r.last_seq);
+            let last = last
+                .map(|(_, v)| v.clone())
+                .expect("the last write is acknowledged");
+            assert_eq!(r.change, Change::Put(key.clone(), last));
         }
     }
     assert_eq!(report.lost_writes, expected_lost);
@@ -455,4 +460,46 @@ fn abort_reports_every_acknowledged_write_still_queued() {
     );
     assert_eq!(db.get("a").unwrap(), Some("1".into()));
     assert_eq!(db.get("c").unwrap(), None);
+}
+
+#[test]
+fn concurrent_writers_and_a_dying_database_lose_exactly_the_reported_writes() {
+    let db = Arc::new(Db::memory().unwrap());
+    db.fail_after(5);
+    let clock = clock();
+    let wb = WriteBehind::builder(common::cache(1_000, clock.clone()), db.clone())
+        .batch_size(16)
+        .max_delay(HOUR)
+        .backoff(no_wait())
+        .clock(clock)
+        .build();
+    // Two threads over the same 40 keys; values are unique ("thread:i").
+    let per_thread: Vec<Vec<(String, Seq, String)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2u64)
+            .map(|t| {
+                let wb = &wb;
+                s.spawn(move || {
+                    (0..2_000u64)
+                        .map(|i| {
+                            let key = format!("k{}", (i * 17 + t * 5) % 40);
+                            let value = format!("{t}:{i}");
+                            let seq = wb.put(key.clone(), value.clone()).unwrap();
+                            (key, seq, value)
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut acked = Acked::new();
+    for (key, seq, value) in per_thread.into_iter().flatten() {
+        acked.entry(key).or_default().push((seq, value));
+    }
+    for writes in acked.values_mut() {
+        writes.sort();
+    }
+    let report = wb.close();
+    assert!(assert_report_names_exactly_the_lost_writes(&db, &acked, &report) > 0);
+    assert_eq!(db.commits.load(std::sync::atomic::Ordering::Relaxed), 5);
 }
