@@ -42,16 +42,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|_| {
             let (leases, db, reads) = (leases.clone(), db.clone(), reads.clone());
             tokio::spawn(async move {
-                match leases.get_or_wait(&"price:42".to_string()).await {
-                    Ok(LeaseGet::Granted(token)) => {
-                        reads.fetch_add(1, Ordering::Relaxed);
-                        tokio::task::yield_now().await;
-                        let price = db.get("price:42").ok().flatten().unwrap_or_default();
-                        let _ = leases.fill("price:42".into(), token, price.clone());
-                        price
-                    }
-                    Ok(LeaseGet::Hit(price) | LeaseGet::Stale(price)) => price,
-                    other => format!("{other:?}"),
+                let load = || async move {
+                    reads.fetch_add(1, Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                    db.get("price:42").map(Option::unwrap_or_default)
+                };
+                match leases.get_or_load(&"price:42".to_string(), load).await {
+                    Ok(price) => price,
+                    Err(e) => format!("error: {e}"),
                 }
             })
         })

@@ -90,6 +90,17 @@ pub enum LeaseError {
     Rejected,
 }
 
+/// Why [`Leases::get_or_load`] returned no value.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseLoadError<E> {
+    /// The lease protocol gave up (too many waiters, a timed-out wait, a full table).
+    #[error(transparent)]
+    Lease(LeaseError),
+    /// This caller held the lease and its load failed (the lease was released).
+    #[error("load failed")]
+    Load(E),
+}
+
 /// Counters since the table was built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LeaseStats {
@@ -346,6 +357,31 @@ where
             let wait = (deadline - now).min(Duration::from_millis(lease_left.max(1)));
             let _ = tokio::time::timeout(wait, notified).await;
             drop(waiting);
+        }
+    }
+
+    /// The whole lease protocol for one read: a hit; or, holding the lease, `load` from the
+    /// database and fill (a rejected fill — the key changed meanwhile — still answers the loaded
+    /// value, which is not cached; a failed load releases the lease and answers its error); or,
+    /// during another caller's lease, its fill (waited for) or the stale value.
+    pub async fn get_or_load<E, F, Fut>(&self, key: &K, load: F) -> Result<V, LeaseLoadError<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        match self.get_or_wait(key).await.map_err(LeaseLoadError::Lease)? {
+            LeaseGet::Hit(v) | LeaseGet::Stale(v) => Ok(v),
+            LeaseGet::Granted(token) => match load().await {
+                Ok(v) => {
+                    let _ = self.fill(key.clone(), token, v.clone());
+                    Ok(v)
+                }
+                Err(e) => {
+                    self.release(key, token);
+                    Err(LeaseLoadError::Load(e))
+                }
+            },
+            LeaseGet::Wait => Err(LeaseLoadError::Lease(LeaseError::TimedOut)),
         }
     }
 

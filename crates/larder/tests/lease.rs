@@ -5,7 +5,7 @@
 mod common;
 
 use common::Db;
-use larder::lease::{LeaseError, LeaseGet, Leases};
+use larder::lease::{LeaseError, LeaseGet, LeaseLoadError, Leases};
 use larder_engine::ManualClock;
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,4 +177,41 @@ fn the_lease_table_is_bounded() {
     // Expired leases make room.
     clock.advance(Duration::from_secs(10));
     token(l.get(&"c".into()).unwrap());
+}
+
+#[tokio::test]
+async fn get_or_load_runs_one_load_for_concurrent_readers_and_releases_on_failure() {
+    let db = Arc::new(Db::memory().unwrap());
+    db.seed(&[("k", "from-db", 0)]).unwrap();
+    let clock = Arc::new(ManualClock::new(0));
+    let l = Arc::new(
+        Leases::builder(common::cache(100, clock.clone()))
+            .wait(Duration::from_secs(60))
+            .clock(clock.clone())
+            .build(),
+    );
+    let failed: Result<String, _> = l
+        .get_or_load(&"k".to_string(), || async {
+            Err::<String, _>("database down")
+        })
+        .await;
+    assert!(matches!(failed, Err(LeaseLoadError::Load("database down"))));
+    let loads = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let readers: Vec<_> = (0..10)
+        .map(|_| {
+            let (l, db, loads) = (l.clone(), db.clone(), loads.clone());
+            tokio::spawn(async move {
+                l.get_or_load(&"k".to_string(), || async move {
+                    loads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tokio::task::yield_now().await;
+                    db.get("k").map(Option::unwrap_or_default)
+                })
+                .await
+            })
+        })
+        .collect();
+    for r in readers {
+        assert_eq!(r.await.unwrap().unwrap(), "from-db");
+    }
+    assert_eq!(loads.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
