@@ -12,13 +12,13 @@
 //!
 //! Run: `bench/library-write.sh` (or `cargo bench -p larder --bench write_behind`).
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+#[path = "../examples/pattern_db/mod.rs"]
+mod pattern_db;
 
-use common::Db;
 use larder::write_behind::WriteBehind;
 use larder::write_through::{WriteMode, WriteThrough};
 use larder_engine::SystemClock;
+use pattern_db::Db;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -44,7 +44,7 @@ fn fresh_db(dir: &Dir, name: &str) -> Arc<Db> {
 
 /// (updates done, seconds, database rows written, commits).
 fn write_through(db: Arc<Db>) -> (u64, f64, u64, u64) {
-    let cache = common::cache::<String, String>(2 * KEYS, Arc::new(SystemClock));
+    let cache = pattern_db::cache::<String, String>(2 * KEYS, Arc::new(SystemClock));
     let wt = WriteThrough::new(cache, db.clone(), WriteMode::Update);
     let start = Instant::now();
     let mut done = 0;
@@ -64,7 +64,7 @@ fn write_through(db: Arc<Db>) -> (u64, f64, u64, u64) {
 
 /// (updates, seconds until flushed, seconds to acknowledge, rows written, commits).
 fn write_behind(db: Arc<Db>) -> (u64, f64, f64, u64, u64) {
-    let cache = common::cache::<String, String>(2 * KEYS, Arc::new(SystemClock));
+    let cache = pattern_db::cache::<String, String>(2 * KEYS, Arc::new(SystemClock));
     let wb = WriteBehind::builder(cache, db.clone())
         .batch_size(1_024)
         .capacity(10_000)

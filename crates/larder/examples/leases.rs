@@ -3,11 +3,11 @@
 //!
 //! `cargo run -p larder --example leases`
 
-mod common;
+mod pattern_db;
 
-use common::Db;
 use larder::lease::{LeaseGet, Leases};
 use larder_engine::SystemClock;
+use pattern_db::Db;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -17,7 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = Arc::new(Db::memory()?);
     db.seed(&[("price:42", "10.00", 0)])?;
     let leases = Arc::new(
-        Leases::builder(common::cache::<String, String>(
+        Leases::builder(pattern_db::cache::<String, String>(
             1_000,
             Arc::new(SystemClock),
         ))

@@ -2,12 +2,12 @@
 //!
 //! `cargo run -p larder --example read_your_writes`
 
-mod common;
+mod pattern_db;
 
-use common::Db;
 use larder::consistency::{HasVersion, MinVersion, MinVersionReads, SessionBypass};
 use larder::write_through::Writer;
 use larder_engine::ManualClock;
+use pattern_db::Db;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Session bypass: the cache still holds the old email (its invalidation is "in flight").
     let clock = Arc::new(ManualClock::new(0));
     let sessions = SessionBypass::new(
-        common::cache::<String, String>(1_000, clock.clone()),
+        pattern_db::cache::<String, String>(1_000, clock.clone()),
         Duration::from_secs(5),
         100_000,
         clock.clone(),
@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Min-version: the write answered version 3; the client sends it back as X-Min-Version.
-    let load = |k: &String| -> Result<Option<Profile>, common::DbError> {
+    let load = |k: &String| -> Result<Option<Profile>, pattern_db::DbError> {
         Ok(db.row(k)?.map(|(email, v)| Profile {
             email,
             version: v as u64,

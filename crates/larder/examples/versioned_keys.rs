@@ -3,19 +3,19 @@
 //!
 //! `cargo run -p larder --example versioned_keys`
 
-mod common;
+mod pattern_db;
 
-use common::Db;
 use larder::versioned::Versioned;
 use larder::write_through::Writer;
 use larder_engine::ManualClock;
+use pattern_db::Db;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = Db::memory()?;
     let clock = Arc::new(ManualClock::new(0));
-    let values = common::cache(10_000, clock.clone());
+    let values = pattern_db::cache(10_000, clock.clone());
     let pages: Versioned<String, String> =
         Versioned::with_clock(values, 1_000, Duration::from_secs(60), clock.clone());
 

@@ -3,11 +3,11 @@
 //!
 //! `cargo run -p larder --example warming`
 
-mod common;
+mod pattern_db;
 
-use common::Db;
 use larder::warm::{HotRefresher, Popularity, TokenBucket, Warmer};
 use larder_engine::SystemClock;
+use pattern_db::Db;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     db.seed(&rows)?;
 
     let clock = Arc::new(SystemClock);
-    let cache = common::cache::<String, String>(10_000, clock.clone());
+    let cache = pattern_db::cache::<String, String>(10_000, clock.clone());
     // At most 2,000 database reads per second, bursts of 100.
     let warmer = Warmer::new(cache.clone())
         .rate_limit(TokenBucket::new(2_000.0, 100, clock))

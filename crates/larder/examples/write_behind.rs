@@ -4,11 +4,11 @@
 //!
 //! `cargo run -p larder --example write_behind`
 
-mod common;
+mod pattern_db;
 
-use common::Db;
 use larder::write_behind::{Backoff, WriteBehind};
 use larder_engine::SystemClock;
+use pattern_db::Db;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("counters.db");
     let db = Arc::new(Db::file(&path)?);
-    let cache = common::cache::<String, String>(10_000, Arc::new(SystemClock));
+    let cache = pattern_db::cache::<String, String>(10_000, Arc::new(SystemClock));
     let counters = WriteBehind::builder(cache, db.clone())
         .batch_size(500)
         .max_delay(Duration::from_millis(50))
@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The database dies after one more batch: the next writes are retried, then given up, and
     // the report names each acknowledged write that never reached the database.
     db.fail_after(1);
-    let cache = common::cache::<String, String>(10_000, Arc::new(SystemClock));
+    let cache = pattern_db::cache::<String, String>(10_000, Arc::new(SystemClock));
     let doomed = WriteBehind::builder(cache, db.clone())
         .batch_size(2)
         .max_delay(Duration::from_millis(50))

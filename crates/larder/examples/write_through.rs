@@ -3,17 +3,17 @@
 //!
 //! `cargo run -p larder --example write_through`
 
-mod common;
+mod pattern_db;
 
-use common::Db;
 use larder::write_through::{WriteMode, WriteThrough};
 use larder_engine::SystemClock;
+use pattern_db::Db;
 use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     for mode in [WriteMode::Invalidate, WriteMode::Update] {
         let db = Arc::new(Db::memory()?);
-        let cache = common::cache::<String, String>(1_000, Arc::new(SystemClock));
+        let cache = pattern_db::cache::<String, String>(1_000, Arc::new(SystemClock));
         cache.insert("user:1".into(), "alice@old.example".into());
         let users = WriteThrough::new(cache, db.clone(), mode);
 

@@ -1,13 +1,13 @@
 //! Read-your-writes against SQLite: the session bypass window and minimum-version reads.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+#[path = "../examples/pattern_db/mod.rs"]
+mod pattern_db;
 
-use common::Db;
 use larder::consistency::{
     ConsistencyError, HasVersion, MinVersion, MinVersionReads, SessionBypass,
 };
 use larder_engine::ManualClock;
+use pattern_db::Db;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ fn a_session_reads_its_own_write_from_the_database_for_the_window() {
     db.seed(&[("profile", "old@example.com", 0)]).unwrap();
     let clock = Arc::new(ManualClock::new(0));
     let rw = SessionBypass::new(
-        common::cache(100, clock.clone()),
+        pattern_db::cache(100, clock.clone()),
         Duration::from_secs(5),
         1_000,
         clock.clone(),
@@ -63,7 +63,7 @@ impl HasVersion for Row {
     }
 }
 
-fn load(db: &Db, key: &str) -> Result<Option<Row>, common::DbError> {
+fn load(db: &Db, key: &str) -> Result<Option<Row>, pattern_db::DbError> {
     Ok(db.row(key)?.map(|(value, version)| Row {
         value,
         version: version as u64,
@@ -108,7 +108,9 @@ fn a_read_with_a_min_version_refreshes_a_cached_value_older_than_it() {
         .get(
             &key,
             Some(token),
-            |_| -> Result<Option<Row>, common::DbError> { panic!("must not reach the database") },
+            |_| -> Result<Option<Row>, pattern_db::DbError> {
+                panic!("must not reach the database")
+            },
         )
         .unwrap();
     assert_eq!(hit.unwrap().version, 2);

@@ -1,17 +1,17 @@
 //! Leases against SQLite: a token on a miss, stale fills rejected, other readers wait or take the
 //! stale value.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+#[path = "../examples/pattern_db/mod.rs"]
+mod pattern_db;
 
-use common::Db;
 use larder::lease::{LeaseError, LeaseGet, LeaseLoadError, Leases};
 use larder_engine::ManualClock;
+use pattern_db::Db;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn leases(clock: &Arc<ManualClock>) -> Leases<String, String> {
-    Leases::builder(common::cache(100, clock.clone()))
+    Leases::builder(pattern_db::cache(100, clock.clone()))
         .lease_ttl(Duration::from_secs(10))
         .clock(clock.clone())
         .build()
@@ -93,7 +93,7 @@ fn a_released_lease_goes_to_the_next_reader() {
 #[test]
 fn readers_in_the_lease_window_take_the_stale_value_when_allowed() {
     let clock = Arc::new(ManualClock::new(0));
-    let l = Leases::builder(common::cache(100, clock.clone()))
+    let l = Leases::builder(pattern_db::cache(100, clock.clone()))
         .serve_stale(Duration::from_secs(5))
         .clock(clock.clone())
         .build();
@@ -113,7 +113,7 @@ fn readers_in_the_lease_window_take_the_stale_value_when_allowed() {
 async fn waiting_readers_are_woken_by_the_fill() {
     let clock = Arc::new(ManualClock::new(0));
     let l = Arc::new(
-        Leases::builder(common::cache(100, clock.clone()))
+        Leases::builder(pattern_db::cache(100, clock.clone()))
             .wait(Duration::from_secs(60))
             .clock(clock.clone())
             .build(),
@@ -141,7 +141,7 @@ async fn waiting_readers_are_woken_by_the_fill() {
 async fn waiters_are_bounded() {
     let clock = Arc::new(ManualClock::new(0));
     let l = Arc::new(
-        Leases::builder(common::cache(100, clock.clone()))
+        Leases::builder(pattern_db::cache(100, clock.clone()))
             .max_waiters(1)
             .wait(Duration::from_secs(60))
             .clock(clock.clone())
@@ -167,7 +167,7 @@ async fn waiters_are_bounded() {
 #[test]
 fn the_lease_table_is_bounded() {
     let clock = Arc::new(ManualClock::new(0));
-    let l: Leases<String, String> = Leases::builder(common::cache(100, clock.clone()))
+    let l: Leases<String, String> = Leases::builder(pattern_db::cache(100, clock.clone()))
         .max_keys(2)
         .clock(clock.clone())
         .build();
@@ -185,7 +185,7 @@ async fn get_or_load_runs_one_load_for_concurrent_readers_and_releases_on_failur
     db.seed(&[("k", "from-db", 0)]).unwrap();
     let clock = Arc::new(ManualClock::new(0));
     let l = Arc::new(
-        Leases::builder(common::cache(100, clock.clone()))
+        Leases::builder(pattern_db::cache(100, clock.clone()))
             .wait(Duration::from_secs(60))
             .clock(clock.clone())
             .build(),

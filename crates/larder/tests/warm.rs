@@ -1,12 +1,12 @@
 //! Warming against SQLite: preload from a key list and from the database's top-N query, paced by
 //! a token bucket; background refresh of the hottest keys.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+#[path = "../examples/pattern_db/mod.rs"]
+mod pattern_db;
 
-use common::Db;
 use larder::warm::{HotRefresher, Popularity, TokenBucket, Warmer, refresh_hot};
 use larder_engine::{Clock, ManualClock};
+use pattern_db::Db;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ fn the_token_bucket_allows_a_burst_then_the_rate() {
 fn warming_from_the_top_n_query_is_paced_by_the_bucket() {
     let db = db_with(50);
     let clock = Arc::new(ManualClock::new(0));
-    let cache = common::cache::<String, String>(100, clock.clone());
+    let cache = pattern_db::cache::<String, String>(100, clock.clone());
     let sleeper = clock.clone();
     let warmer = Warmer::new(cache.clone())
         .rate_limit(TokenBucket::new(100.0, 5, clock.clone()))
@@ -63,7 +63,7 @@ fn warming_from_the_top_n_query_is_paced_by_the_bucket() {
 #[test]
 fn warming_a_key_list_counts_absent_keys() {
     let db = db_with(3);
-    let cache = common::cache::<String, String>(100, Arc::new(ManualClock::new(0)));
+    let cache = pattern_db::cache::<String, String>(100, Arc::new(ManualClock::new(0)));
     let report = Warmer::new(cache.clone())
         .ttl(Some(Duration::from_secs(60)))
         .warm_keys(["p0", "p1", "nope"].map(String::from), |k| db.get(k));
@@ -76,7 +76,7 @@ fn warming_a_key_list_counts_absent_keys() {
 fn the_hottest_keys_are_refreshed_from_the_database() {
     let db = db_with(10);
     let clock = Arc::new(ManualClock::new(0));
-    let cache = common::cache::<String, String>(100, clock.clone());
+    let cache = pattern_db::cache::<String, String>(100, clock.clone());
     let popularity = Popularity::new(4, Duration::from_secs(10), 1, clock.clone());
     Warmer::new(cache.clone()).warm_keys((0..10).map(|i| format!("p{i}")), |k| db.get(k));
     for _ in 0..50 {
@@ -109,7 +109,7 @@ fn the_hottest_keys_are_refreshed_from_the_database() {
 fn the_background_refresher_runs_rounds_until_dropped() {
     let db = Arc::new(db_with(4));
     let clock = Arc::new(ManualClock::new(0));
-    let cache = common::cache::<String, String>(100, clock.clone());
+    let cache = pattern_db::cache::<String, String>(100, clock.clone());
     cache.insert("p1".into(), "stale".into());
     let popularity = Arc::new(Popularity::new(
         4,

@@ -2,15 +2,15 @@
 //! bounded queue, retries, flush and shutdown, the loss window, and exactly which acknowledged
 //! writes a dead writer lost.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+#[path = "../examples/pattern_db/mod.rs"]
+mod pattern_db;
 
-use common::Db;
 use larder::write_behind::{
     Backoff, LossWindow, Read, Seq, WhenFull, WriteBehind, WriteBehindError,
 };
 use larder::write_through::Change;
 use larder_engine::ManualClock;
+use pattern_db::Db;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +32,7 @@ fn no_wait() -> Backoff {
 /// A write-behind cache that only writes on flush (batches far larger than the tests' key sets,
 /// a delay of an hour on a manual clock).
 fn on_flush_only(db: Arc<Db>, clock: Arc<ManualClock>) -> WriteBehind<String, String, Arc<Db>> {
-    WriteBehind::builder(common::cache(1_000, clock.clone()), db)
+    WriteBehind::builder(pattern_db::cache(1_000, clock.clone()), db)
         .batch_size(1_000)
         .max_delay(HOUR)
         .backoff(no_wait())
@@ -75,7 +75,7 @@ fn updates_of_a_key_coalesce_into_one_database_write() {
 fn a_batch_is_written_when_the_oldest_change_reaches_max_delay() {
     let db = Arc::new(Db::memory().unwrap());
     let clock = clock();
-    let wb = WriteBehind::builder(common::cache(100, clock.clone()), db.clone())
+    let wb = WriteBehind::builder(pattern_db::cache(100, clock.clone()), db.clone())
         .batch_size(100)
         .max_delay(Duration::from_millis(100))
         .clock(clock.clone())
@@ -100,7 +100,7 @@ fn a_batch_is_written_when_the_oldest_change_reaches_max_delay() {
 fn a_batch_is_written_when_batch_size_keys_are_queued() {
     let db = Arc::new(Db::memory().unwrap());
     let clock = clock();
-    let wb = WriteBehind::builder(common::cache(100, clock.clone()), db.clone())
+    let wb = WriteBehind::builder(pattern_db::cache(100, clock.clone()), db.clone())
         .batch_size(4)
         .max_delay(HOUR)
         .clock(clock)
@@ -120,7 +120,7 @@ fn each_keys_changes_reach_the_database_in_acknowledgement_order() {
     let db = Arc::new(Db::memory().unwrap());
     let clock = clock();
     let wb = Arc::new(
-        WriteBehind::builder(common::cache(1_000, clock.clone()), db.clone())
+        WriteBehind::builder(pattern_db::cache(1_000, clock.clone()), db.clone())
             .batch_size(7)
             .max_delay(HOUR)
             .clock(clock)
@@ -180,13 +180,13 @@ fn full_queue(
     when_full: WhenFull,
 ) -> (
     Arc<Db>,
-    common::GateControl,
+    pattern_db::GateControl,
     WriteBehind<String, String, Arc<Db>>,
 ) {
     let db = Arc::new(Db::memory().expect("open SQLite"));
     let gate = db.gate();
     let clock = clock();
-    let wb = WriteBehind::builder(common::cache(100, clock.clone()), db.clone())
+    let wb = WriteBehind::builder(pattern_db::cache(100, clock.clone()), db.clone())
         .batch_size(2)
         .capacity(2)
         .max_delay(HOUR)
@@ -266,7 +266,7 @@ fn reads_see_queued_values_even_when_the_cache_evicted_them() {
     db.seed(&[("d", "from-db", 0)]).unwrap();
     let clock = clock();
     // A one-entry cache: the second put evicts the first.
-    let wb = WriteBehind::builder(common::cache(1, clock.clone()), db.clone())
+    let wb = WriteBehind::builder(pattern_db::cache(1, clock.clone()), db.clone())
         .batch_size(100)
         .max_delay(HOUR)
         .clock(clock)
@@ -397,7 +397,7 @@ fn a_writer_that_dies_mid_stream_loses_exactly_the_writes_the_report_names() {
     // The database accepts three batches, then is gone for good.
     db.fail_after(3);
     let clock = clock();
-    let wb = WriteBehind::builder(common::cache(1_000, clock.clone()), db.clone())
+    let wb = WriteBehind::builder(pattern_db::cache(1_000, clock.clone()), db.clone())
         .batch_size(8)
         .max_delay(HOUR)
         .backoff(no_wait())
@@ -467,7 +467,7 @@ fn concurrent_writers_and_a_dying_database_lose_exactly_the_reported_writes() {
     let db = Arc::new(Db::memory().unwrap());
     db.fail_after(5);
     let clock = clock();
-    let wb = WriteBehind::builder(common::cache(1_000, clock.clone()), db.clone())
+    let wb = WriteBehind::builder(pattern_db::cache(1_000, clock.clone()), db.clone())
         .batch_size(16)
         .max_delay(HOUR)
         .backoff(no_wait())

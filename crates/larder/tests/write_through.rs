@@ -1,16 +1,16 @@
 //! Write-through against SQLite: the cache changes only after the database write succeeded.
 
-#[path = "../examples/common/mod.rs"]
-mod common;
+#[path = "../examples/pattern_db/mod.rs"]
+mod pattern_db;
 
-use common::Db;
 use larder::write_through::{WriteMode, WriteThrough};
 use larder_engine::ManualClock;
+use pattern_db::Db;
 use std::sync::Arc;
 
 fn setup(mode: WriteMode) -> (Arc<Db>, WriteThrough<String, String, Arc<Db>>) {
     let db = Arc::new(Db::memory().expect("open SQLite"));
-    let cache = common::cache(100, Arc::new(ManualClock::new(0)));
+    let cache = pattern_db::cache(100, Arc::new(ManualClock::new(0)));
     cache.insert("k".into(), "cached".into());
     (db.clone(), WriteThrough::new(cache, db, mode))
 }
