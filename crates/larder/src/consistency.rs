@@ -224,7 +224,7 @@ where
         }
         let newer = self
             .cache
-            .peek_live(key)
+            .get(key)
             .is_none_or(|c| c.version() <= v.version());
         if newer {
             self.cache.insert(key.clone(), v.clone());

@@ -275,8 +275,11 @@ where
 
     /// Decides a miss under the table lock.
     fn miss(&self, table: &mut Table<K, V>, key: &K) -> Result<LeaseGet<V>, LeaseError> {
-        // A fill may have landed between the cache lookup and taking the lock.
-        if let Some(v) = self.cache.peek_live(key) {
+        // A fill may have landed between the cache lookup and taking the lock (checked without
+        // counting a second miss).
+        if self.cache.contains_key(key)
+            && let Some(v) = self.cache.get(key)
+        {
             return Ok(LeaseGet::Hit(v));
         }
         let now = self.clock.now();
@@ -394,10 +397,9 @@ where
             table.stats.rejected_fills += 1;
             return Err(LeaseError::StaleToken);
         }
-        let stored = self
-            .cache
-            .try_insert(key.clone(), value, None, Duration::ZERO)
-            .is_ok();
+        self.cache.insert(key.clone(), value);
+        // A value heavier than the cache's budget is not stored.
+        let stored = self.cache.contains_key(&key);
         if let Some(slot) = table.slots.get_mut(&key) {
             slot.lease = None;
             slot.stale = None;
@@ -435,8 +437,7 @@ where
     pub fn invalidate(&self, key: &K) {
         let now = self.clock.now();
         let mut table = self.table.lock();
-        let old = self.cache.peek_live(key);
-        self.cache.invalidate(key);
+        let old = self.cache.invalidate(key);
         let keep = match (old, self.stale_for_ms) {
             (Some(v), Some(ms)) => Some((v, now.saturating_add(ms))),
             _ => None,

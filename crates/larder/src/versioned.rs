@@ -130,9 +130,10 @@ where
             entity: entity.clone(),
             version,
         };
-        self.values
-            .try_insert(key.clone(), value, None, Duration::ZERO)
-            .map_err(|_| VersionError::Rejected)?;
+        self.values.insert(key.clone(), value);
+        if !self.values.contains_key(&key) {
+            return Err(VersionError::Rejected);
+        }
         // Keep the table's own counter ahead of database versions, so the two never collide.
         self.next.fetch_max(version + 1, Ordering::Relaxed);
         match self.swap(entity, version, |current| current < version) {
@@ -150,14 +151,12 @@ where
             entity: entity.clone(),
             version,
         };
-        let Some(value) = self.values.peek_live(&key) else {
+        let Some(value) = self.values.get(&key) else {
             return Err(VersionError::Gone(version));
         };
         // The target version becomes current: it must not expire with its old grace TTL (it
         // gets the cache's own expiry again).
-        self.values
-            .try_insert(key, value, None, Duration::ZERO)
-            .map_err(|_| VersionError::Rejected)?;
+        self.values.insert(key, value);
         self.swap(entity, version, |_| true).map(|_| ())
     }
 
@@ -203,12 +202,10 @@ where
             };
             // Versions are immutable, so storing the same value again with the grace TTL is
             // the TTL change.
-            if let Some(value) = self.values.peek_live(&key)
+            if let Some(value) = self.values.get(&key)
                 && self.current.peek(&key.entity) != Some(previous)
             {
-                let _ = self
-                    .values
-                    .try_insert(key, value, Some(Some(self.grace)), Duration::ZERO);
+                self.values.insert_with_ttl(key, value, self.grace);
             }
         }
         Ok(swapped)

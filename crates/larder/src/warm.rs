@@ -175,10 +175,15 @@ where
             self.throttle(&mut report);
             match load(&key) {
                 Ok(Some(value)) => {
-                    let ttl = self.ttl.map(Some);
-                    match self.cache.try_insert(key, value, ttl, Duration::ZERO) {
-                        Ok(_) => report.loaded += 1,
-                        Err(e) => fail(&mut report, e),
+                    match self.ttl {
+                        Some(ttl) => self.cache.insert_with_ttl(key.clone(), value, ttl),
+                        None => self.cache.insert(key.clone(), value),
+                    }
+                    // A value heavier than the cache's budget is not stored.
+                    if self.cache.contains_key(&key) {
+                        report.loaded += 1;
+                    } else {
+                        fail(&mut report, "the cache refused the value (too heavy)");
                     }
                 }
                 Ok(None) => report.absent += 1,

@@ -556,14 +556,11 @@ where
         q.stripes[stripe] = seq;
         match &op {
             Some(v) => {
-                // A value too heavy for the cache lives in the queue until written.
-                if self
-                    .cache
-                    .try_insert(key.clone(), v.clone(), None, Duration::ZERO)
-                    .is_err()
-                {
-                    self.cache.invalidate(&key);
-                }
+                // Dropping the old value first means a value too heavy for the cache (which
+                // `insert` refuses, keeping the old one) cannot leave a stale value cached: it
+                // lives in the queue until written. Readers meanwhile find it in the queue.
+                self.cache.invalidate(&key);
+                self.cache.insert(key.clone(), v.clone());
             }
             None => {
                 self.cache.invalidate(&key);

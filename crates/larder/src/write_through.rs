@@ -22,7 +22,6 @@
 use crate::Cache;
 use parking_lot::Mutex;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher, Hash};
-use std::time::Duration;
 
 /// One change to the database: a new value for a key, or its deletion.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,14 +141,11 @@ where
                 self.cache.invalidate(&key);
             }
             WriteMode::Update => {
-                // A value the cache refuses (too heavy) is simply not cached: the database has it.
-                if self
-                    .cache
-                    .try_insert(key.clone(), value, None, Duration::ZERO)
-                    .is_err()
-                {
-                    self.cache.invalidate(&key);
-                }
+                // Dropping the old value first means a value the cache refuses (too heavy; the
+                // refused insert would keep the old one) is simply not cached: the database has
+                // it. A read in between misses and loads the new value from the database.
+                self.cache.invalidate(&key);
+                self.cache.insert(key, value);
             }
         }
         Ok(())
