@@ -1,6 +1,6 @@
 //! Write-behind vs write-through on a file-backed SQLite database.
 //!
-//! 100,000 updates over 1,000 keys (key `i mod 1000`, value `i`), in rounds alternating
+//! 100,000 updates over 1,000 keys (key `i mod 1000`, value `i`), in five rounds alternating
 //! write-through (update mode: one committed UPSERT per update) and write-behind (batches of at
 //! most 1,024 coalesced changes, one transaction each, due every `INTERVAL`). Each mode writes
 //! to its own fresh database file in a temporary directory (WAL journal, `synchronous=NORMAL`,
@@ -28,7 +28,7 @@ const UPDATES: u64 = 100_000;
 const KEYS: u64 = 1_000;
 const INTERVAL: Duration = Duration::from_millis(10);
 const WT_BUDGET: Duration = Duration::from_secs(10);
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 
 struct Dir(PathBuf);
 
