@@ -20,10 +20,13 @@
 //! The engine bounds the entries by the capacity; loads in flight are bounded by the distinct keys
 //! being loaded; the eviction listener's backlog is 4,096 departures between deliveries.
 
+mod block;
 pub mod cache;
 mod flight;
+pub mod read_through;
 
 pub use cache::{
     Cache, CacheBuilder, CacheStats, CachedEntry, EvictionListener, Expiry, LoadError, RemovalCause,
 };
 pub use larder_engine::{Clock, ManualClock, PolicyKind, SystemClock, Timestamp};
+pub use read_through::{Loader, ReadThrough};
