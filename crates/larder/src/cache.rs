@@ -26,6 +26,16 @@ use std::time::{Duration, Instant};
 /// Departures kept between two deliveries to the eviction listener; more are counted as dropped.
 const LISTENER_BACKLOG: usize = 4096;
 
+/// What a key of a [`Cache`] needs: hashable, comparable, cloneable, shareable across threads.
+/// Implemented for every such type.
+pub trait CacheKey: Hash + Eq + Clone + Send + Sync + 'static {}
+impl<T: Hash + Eq + Clone + Send + Sync + 'static> CacheKey for T {}
+
+/// What a value of a [`Cache`] needs: cloneable (a hit returns a clone; wrap large values in an
+/// `Arc`) and shareable across threads. Implemented for every such type.
+pub trait CacheValue: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> CacheValue for T {}
+
 /// Decides an entry's time to live when it is written (per-entry expiry).
 ///
 /// Consulted on every write that does not carry its own TTL; the answer replaces the cache's

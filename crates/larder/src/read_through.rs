@@ -17,7 +17,7 @@
 //! same flights. No lock is held across an `.await`.
 
 use crate::block::block_on;
-use crate::cache::{Cache, LoadError, Wait, shared_error};
+use crate::cache::{Cache, CacheKey, CacheValue, LoadError, Wait, shared_error};
 use crate::flight::{Outcome, Role};
 use std::collections::HashMap;
 use std::future::Future;
@@ -72,8 +72,8 @@ impl<K, V, L: Loader<K, V>> std::fmt::Debug for ReadThrough<K, V, L> {
 
 impl<K, V, L> ReadThrough<K, V, L>
 where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    K: CacheKey,
+    V: CacheValue,
     L: Loader<K, V>,
 {
     /// Read-through over `cache`, loading with `loader`; errors are not cached.

@@ -1,5 +1,6 @@
-//! A real database for the pattern tests: SQLite in memory, through rusqlite, with a query
-//! counter, a switch that makes queries fail, and a gate that holds queries until released.
+//! A real database for the pattern tests and examples: SQLite in memory, through rusqlite, with a
+//! query counter, a switch that makes queries fail, and a gate that holds queries until released.
+//! (The examples include this file with `#[path]`.)
 #![allow(dead_code)]
 
 use larder::Loader;
@@ -41,6 +42,42 @@ impl Db {
             held: Mutex::new(false),
             released: Condvar::new(),
         })
+    }
+
+    /// Adds an unindexed `orders(user_id, amount)` table of `rows` rows, so that
+    /// [`Db::order_total`] is a real scan (milliseconds): a value worth caching.
+    pub fn with_orders(self: Arc<Self>, rows: u64) -> Arc<Self> {
+        {
+            let mut conn = self.conn.lock().expect("test database");
+            let tx = conn.transaction().expect("test database");
+            tx.execute_batch(
+                "CREATE TABLE orders (user_id INTEGER NOT NULL, amount INTEGER NOT NULL)",
+            )
+            .expect("test database");
+            {
+                let mut stmt = tx
+                    .prepare("INSERT INTO orders VALUES (?1, ?2)")
+                    .expect("test database");
+                for i in 0..rows {
+                    stmt.execute(params![i % 100 + 1, i % 997])
+                        .expect("test database");
+                }
+            }
+            tx.commit().expect("test database");
+        }
+        self
+    }
+
+    /// `SELECT sum(amount) FROM orders WHERE user_id = ?` (a full scan).
+    pub fn order_total(&self, user_id: u64) -> Result<i64, String> {
+        self.enter()?;
+        let conn = self.conn.lock().expect("test database");
+        conn.query_row(
+            "SELECT coalesce(sum(amount), 0) FROM orders WHERE user_id = ?1",
+            params![user_id],
+            |row| row.get(0),
+        )
+        .map_err(|e| e.to_string())
     }
 
     /// Holds every following query until [`Db::release`].
@@ -130,5 +167,32 @@ impl Loader<u64, String> for Users {
 pub fn until(mut cond: impl FnMut() -> bool) {
     while !cond() {
         std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// A loader whose every load costs `cost` on a manual clock (XFetch's δ), then reads the name.
+pub struct Costly {
+    pub db: Arc<Db>,
+    pub clock: Arc<larder::ManualClock>,
+    pub cost: std::time::Duration,
+}
+
+impl Loader<u64, String> for Costly {
+    type Error = String;
+
+    async fn load(&self, id: &u64) -> Result<String, String> {
+        self.clock.advance(self.cost);
+        self.db.name(*id)?.ok_or_else(|| "not found".to_string())
+    }
+}
+
+/// Loads a user's order total with a full scan of `orders`.
+pub struct OrderTotals(pub Arc<Db>);
+
+impl Loader<u64, i64> for OrderTotals {
+    type Error = String;
+
+    async fn load(&self, user: &u64) -> Result<i64, String> {
+        self.0.order_total(*user)
     }
 }
