@@ -11,8 +11,9 @@
 //! that shifts between rounds. The engine's bare `Store<u64, u64>` runs too, as the floor of
 //! what the wrapper costs.
 //!
-//! `cargo bench -p larder --bench read_throughput [-- ROUNDS [OPS_PER_THREAD]]`
-//! (defaults: 21 rounds of 1,000,000 reads per thread per cache). `bench/library.sh` runs it.
+//! `cargo bench -p larder --bench read_throughput [-- ROUNDS [OPS_PER_THREAD [KEYS]]]`
+//! (defaults: 21 rounds of 1,000,000 reads per thread per cache, 1,000,000 keys; with 100,000
+//! keys the warm set is about 30,000 keys, small enough to stay in the CPU caches). `bench/library.sh` runs it.
 
 use larder::Cache;
 use rand::rngs::StdRng;
@@ -22,6 +23,7 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::Instant;
 
+/// Distinct keys by default (the third argument overrides it).
 const KEYS: u64 = 1_000_000;
 const ALPHA: f64 = 1.0;
 const THREADS: usize = 2;
@@ -73,8 +75,8 @@ impl Reader for quick_cache::sync::Cache<u64, u64> {
 }
 
 /// The number of most popular keys drawing `share` of Zipf(α) lookups over `KEYS`.
-fn hot_set(share: f64) -> u64 {
-    let weights = (1..=KEYS).map(|i| (i as f64).powf(-ALPHA));
+fn hot_set(keys: u64, share: f64) -> u64 {
+    let weights = (1..=keys).map(|i| (i as f64).powf(-ALPHA));
     let total: f64 = weights.clone().sum();
     let mut acc = 0.0;
     for (i, w) in weights.enumerate() {
@@ -83,11 +85,11 @@ fn hot_set(share: f64) -> u64 {
             return i as u64 + 1;
         }
     }
-    KEYS
+    keys
 }
 
-fn stream(thread: usize) -> Vec<u64> {
-    let zipf = Zipf::new(KEYS as f64, ALPHA).expect("valid Zipf parameters");
+fn stream(keys: u64, thread: usize) -> Vec<u64> {
+    let zipf = Zipf::new(keys as f64, ALPHA).expect("valid Zipf parameters");
     let mut rng = StdRng::seed_from_u64(0x11b_0000 + thread as u64);
     (0..STREAM).map(|_| rng.sample(zipf) as u64).collect()
 }
@@ -132,10 +134,11 @@ fn main() {
         .collect();
     let rounds = args.first().copied().unwrap_or(21);
     let ops = args.get(1).copied().unwrap_or(1_000_000);
+    let keys = args.get(2).map_or(KEYS, |&k| k as u64);
 
-    let hot = hot_set(0.9);
+    let hot = hot_set(keys, 0.9);
     let capacity = hot + hot / 4;
-    let streams: Vec<Vec<u64>> = (0..THREADS).map(stream).collect();
+    let streams: Vec<Vec<u64>> = (0..THREADS).map(|t| stream(keys, t)).collect();
 
     let larder: Cache<u64, u64> = Cache::new(capacity);
     let moka: moka::sync::Cache<u64, u64> = moka::sync::Cache::new(capacity);
@@ -170,7 +173,7 @@ fn main() {
     }
 
     println!(
-        "read throughput, {THREADS} threads, Zipf α={ALPHA} over {KEYS} keys, {hot} warm keys \
+        "read throughput, {THREADS} threads, Zipf α={ALPHA} over {keys} keys, {hot} warm keys \
          (capacity {capacity}), {rounds} paired rounds of {ops} reads per thread"
     );
     println!();

@@ -438,31 +438,26 @@ where
     {
         let inner = &*self.inner;
         let hash = inner.store.hash(key);
-        let found = match inner.tti_ms {
-            None => inner.store.get_with(hash, key, f),
-            Some(tti) => {
-                let now = inner.clock.now();
-                let read = inner.store.get_with(hash, key, |slot| {
-                    if now.saturating_sub(slot.last_read()) >= tti {
-                        return None;
-                    }
-                    slot.touch(now);
-                    Some(f(slot))
-                });
-                match read {
-                    Some(None) => {
-                        inner.idle_misses.fetch_add(1, Relaxed);
-                        None
-                    }
-                    Some(found) => found,
-                    None => None,
+        // One call site of the engine's read, so that it inlines here.
+        let idle_check = inner.tti_ms.map(|tti| (tti, inner.clock.now()));
+        let read = inner.store.get_with(hash, key, |slot| {
+            if let Some((tti, now)) = idle_check {
+                if now.saturating_sub(slot.last_read()) >= tti {
+                    return None;
                 }
+                slot.touch(now);
             }
-        };
-        if found.is_none() {
-            self.deliver_departures();
+            Some(f(slot))
+        });
+        match read {
+            Some(Some(found)) => return Some(found),
+            Some(None) => {
+                inner.idle_misses.fetch_add(1, Relaxed);
+            }
+            None => {}
         }
-        found
+        self.deliver_departures();
+        None
     }
 
     /// Whether `key` is cached and live; counts no lookup.
