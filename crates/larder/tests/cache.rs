@@ -149,10 +149,13 @@ fn stampede_of_1000_readers_of_an_expired_key_runs_one_load() {
             let (cache, loads, barrier) = (cache.clone(), loads.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
+                let waiting = cache.clone();
                 cache.get_or_insert_with("hot".into(), || {
                     loads.fetch_add(1, Ordering::SeqCst);
-                    // Long enough that every reader arrives while the load runs.
-                    std::thread::sleep(Duration::from_millis(300));
+                    // The load finishes only once every other reader waits on it.
+                    while waiting.waiters(&"hot".to_string()) < 999 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                     42
                 })
             })
