@@ -217,6 +217,33 @@ pub(crate) struct Inner<K, V> {
 /// A concurrent in-process cache over larder-engine; see the [module docs](self).
 ///
 /// `Clone` shares the same cache. `Send + Sync` when `K` and `V` are.
+///
+/// ```
+/// use larder::{Cache, ManualClock, RemovalCause};
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+///
+/// let clock = Arc::new(ManualClock::new(0));
+/// let gone = Arc::new(Mutex::new(Vec::new()));
+/// let heard = gone.clone();
+/// let cache: Cache<String, u64> = Cache::builder()
+///     .max_capacity(1_000)
+///     .time_to_live(Duration::from_secs(60))
+///     .expiry(|k: &String, _: &u64| k.starts_with("tmp:").then_some(Duration::from_secs(1)))
+///     .clock(clock.clone())
+///     .eviction_listener(move |k: &String, cause| heard.lock().unwrap().push((k.clone(), cause)))
+///     .build();
+///
+/// assert_eq!(cache.get_or_insert_with("answer".into(), || 42), 42);
+/// assert_eq!(cache.get_or_insert_with("answer".into(), || unreachable!()), 42);
+/// cache.insert("tmp:x".into(), 1);
+/// clock.advance(Duration::from_secs(2));
+/// assert_eq!(cache.get("tmp:x"), None);
+/// assert_eq!(cache.get("answer"), Some(42));
+/// assert_eq!(gone.lock().unwrap()[0], ("tmp:x".to_string(), RemovalCause::Expired));
+/// let stats = cache.stats();
+/// assert_eq!((stats.hits, stats.misses.total(), stats.loads), (2, 2, 1));
+/// ```
 pub struct Cache<K, V> {
     pub(crate) inner: Arc<Inner<K, V>>,
 }

@@ -11,7 +11,8 @@
 //! With [`hot_only`](RefreshAheadBuilder::hot_only), only keys read faster than a threshold are
 //! refreshed ahead: their rate comes from the engine's hot-key detector
 //! ([`larder_engine::hotkeys`], Space-Saving over a sliding window, bounded to `2 × top` keys),
-//! fed by every read; the set of hot keys is recomputed at most ten times per window. Cold keys
+//! fed by every read (a read that finds the detector busy is not counted rather than made to
+//! wait); the set of hot keys is recomputed at most ten times per window. Cold keys
 //! simply expire and are loaded again on their next read, so the database is not kept busy
 //! refreshing values nobody reads.
 //!
@@ -42,8 +43,12 @@ struct HotFilter<K> {
 }
 
 impl<K: Hash + Eq + Clone> HotFilter<K> {
+    /// Counts a read; skipped (not waited for) when another reader holds the detector, so
+    /// under contention rates are underestimated rather than reads slowed.
     fn record(&self, key: &K, now: Timestamp) {
-        self.detector.lock().record(key, 1, now);
+        if let Some(mut detector) = self.detector.try_lock() {
+            detector.record(key, 1, now);
+        }
     }
 
     fn is_hot(&self, key: &K, now: Timestamp) -> bool {
