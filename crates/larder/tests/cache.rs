@@ -209,3 +209,22 @@ async fn async_loads_are_single_flight() {
     }
     assert_eq!(loads.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<Cache<String, Vec<u8>>>();
+    send_sync::<larder::RefreshAhead<u64, String, NoLoader>>();
+    fn send_sync_only<T: Send + Sync>() {}
+    send_sync_only::<larder::ReadThrough<u64, String, NoLoader>>();
+    send_sync_only::<larder::XFetch<u64, String, NoLoader>>();
+    send_sync_only::<larder::CacheAside<u64, String>>();
+}
+
+struct NoLoader;
+impl larder::Loader<u64, String> for NoLoader {
+    type Error = ();
+    async fn load(&self, _: &u64) -> Result<String, ()> {
+        Err(())
+    }
+}
