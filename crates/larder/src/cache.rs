@@ -1,10 +1,11 @@
 //! [`Cache`]: the in-process cache every pattern of this crate builds on.
 //!
 //! A `Cache<K, V>` is a cheap handle (`Clone`, an `Arc` inside) on a
-//! [`larder_engine::Store`] whose values are wrapped in a small record: the value, when it was
-//! written, its deadline, how long it took to load (the δ of [XFetch](crate::xfetch)) and, with
-//! [`CacheBuilder::time_to_idle`], when it was last read. A hit is one shard read lock in the
-//! engine and one clone of the value; a miss, a load and a write take the shard's write lock.
+//! [`larder_engine::Store`] whose values are wrapped in a small record (16 bytes beyond the value):
+//! when it was written, how long it took to load (the δ of [XFetch](crate::xfetch)) and, for
+//! [`CacheBuilder::time_to_idle`], when it was last read; the deadline is the engine's own. A hit
+//! is one shard read lock in the engine and one clone of the value; a miss, a load and a write
+//! take the shard's write lock.
 //!
 //! Expiry, strongest first: the TTL given to [`Cache::insert_with_ttl`], then the cache's
 //! [`Expiry`] policy, then [`CacheBuilder::time_to_live`]. Time comes from the injected
