@@ -1,10 +1,11 @@
 //! [`Cache`]: the in-process cache every pattern of this crate builds on.
 //!
 //! A `Cache<K, V>` is a cheap handle (`Clone`, an `Arc` inside) on a
-//! [`larder_engine::Store`] whose values are wrapped in a small record: the value, when it was
-//! written, its deadline, how long it took to load (the δ of [XFetch](crate::xfetch)) and, with
-//! [`CacheBuilder::time_to_idle`], when it was last read. A hit is one shard read lock in the
-//! engine and one clone of the value; a miss, a load and a write take the shard's write lock.
+//! [`larder_engine::Store`] whose values are wrapped in a small record (16 bytes beyond the value):
+//! when it was written, how long it took to load (the δ of [XFetch](crate::xfetch)) and, for
+//! [`CacheBuilder::time_to_idle`], when it was last read; the deadline is the engine's own. A hit
+//! is one shard read lock in the engine and one clone of the value; a miss, a load and a write
+//! take the shard's write lock.
 //!
 //! Expiry, strongest first: the TTL given to [`Cache::insert_with_ttl`], then the cache's
 //! [`Expiry`] policy, then [`CacheBuilder::time_to_live`]. Time comes from the injected
@@ -20,11 +21,21 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 /// Departures kept between two deliveries to the eviction listener; more are counted as dropped.
 const LISTENER_BACKLOG: usize = 4096;
+
+/// What a key of a [`Cache`] needs: hashable, comparable, cloneable, shareable across threads.
+/// Implemented for every such type.
+pub trait CacheKey: Hash + Eq + Clone + Send + Sync + 'static {}
+impl<T: Hash + Eq + Clone + Send + Sync + 'static> CacheKey for T {}
+
+/// What a value of a [`Cache`] needs: cloneable (a hit returns a clone; wrap large values in an
+/// `Arc`) and shareable across threads. Implemented for every such type.
+pub trait CacheValue: Clone + Send + Sync + 'static {}
+impl<T: Clone + Send + Sync + 'static> CacheValue for T {}
 
 /// Decides an entry's time to live when it is written (per-entry expiry).
 ///
@@ -134,15 +145,15 @@ impl CacheStats {
     }
 }
 
-/// The record the store keeps per key.
+/// The record the store keeps per key: kept small (24 bytes beyond the value), since every
+/// byte of it is a byte of every resident entry. The deadline lives in the engine's slot.
 pub(crate) struct Slot<V> {
     pub(crate) value: V,
     pub(crate) written_at: Timestamp,
-    pub(crate) expires_at: Timestamp,
     /// Load time in microseconds (saturating).
     pub(crate) load_us: u32,
-    /// Last read, for time-to-idle.
-    touched: AtomicU64,
+    /// Milliseconds after `written_at` of the last read, for time-to-idle (saturating).
+    read_after: AtomicU32,
 }
 
 impl<V: Clone> Clone for Slot<V> {
@@ -150,20 +161,32 @@ impl<V: Clone> Clone for Slot<V> {
         Self {
             value: self.value.clone(),
             written_at: self.written_at,
-            expires_at: self.expires_at,
             load_us: self.load_us,
-            touched: AtomicU64::new(self.touched.load(Relaxed)),
+            read_after: AtomicU32::new(self.read_after.load(Relaxed)),
         }
     }
 }
 
 impl<V: Clone> Slot<V> {
-    fn entry(&self) -> CachedEntry<V> {
+    fn entry(&self, deadline: Timestamp) -> CachedEntry<V> {
         CachedEntry {
             value: self.value.clone(),
             written_at: self.written_at,
-            expires_at: (self.expires_at != NEVER).then_some(self.expires_at),
+            expires_at: (deadline != NEVER).then_some(deadline),
             load_time: Duration::from_micros(u64::from(self.load_us)),
+        }
+    }
+
+    /// When it was last read (or written).
+    fn last_read(&self) -> Timestamp {
+        self.written_at + u64::from(self.read_after.load(Relaxed))
+    }
+
+    /// Records a read at `now`; a store only when the millisecond changed.
+    fn touch(&self, now: Timestamp) {
+        let after = u32::try_from(now.saturating_sub(self.written_at)).unwrap_or(u32::MAX);
+        if self.read_after.load(Relaxed) != after {
+            self.read_after.store(after, Relaxed);
         }
     }
 }
@@ -195,6 +218,33 @@ pub(crate) struct Inner<K, V> {
 /// A concurrent in-process cache over larder-engine; see the [module docs](self).
 ///
 /// `Clone` shares the same cache. `Send + Sync` when `K` and `V` are.
+///
+/// ```
+/// use larder::{Cache, ManualClock, RemovalCause};
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+///
+/// let clock = Arc::new(ManualClock::new(0));
+/// let gone = Arc::new(Mutex::new(Vec::new()));
+/// let heard = gone.clone();
+/// let cache: Cache<String, u64> = Cache::builder()
+///     .max_capacity(1_000)
+///     .time_to_live(Duration::from_secs(60))
+///     .expiry(|k: &String, _: &u64| k.starts_with("tmp:").then_some(Duration::from_secs(1)))
+///     .clock(clock.clone())
+///     .eviction_listener(move |k: &String, cause| heard.lock().unwrap().push((k.clone(), cause)))
+///     .build();
+///
+/// assert_eq!(cache.get_or_insert_with("answer".into(), || 42), 42);
+/// assert_eq!(cache.get_or_insert_with("answer".into(), || unreachable!()), 42);
+/// cache.insert("tmp:x".into(), 1);
+/// clock.advance(Duration::from_secs(2));
+/// assert_eq!(cache.get("tmp:x"), None);
+/// assert_eq!(cache.get("answer"), Some(42));
+/// assert_eq!(gone.lock().unwrap()[0], ("tmp:x".to_string(), RemovalCause::Expired));
+/// let stats = cache.stats();
+/// assert_eq!((stats.hits, stats.misses.total(), stats.loads), (2, 2, 1));
+/// ```
 pub struct Cache<K, V> {
     pub(crate) inner: Arc<Inner<K, V>>,
 }
@@ -393,13 +443,18 @@ where
     }
 
     /// The value of `key` with its bookkeeping (write time, deadline, load time); counts a hit
-    /// or a miss like [`Cache::get`].
+    /// or a miss like [`Cache::get`]. Two lookups: the deadline is read just after the value, so
+    /// a write in between may pair the value with its successor's (later) deadline.
     pub fn get_entry<Q>(&self, key: &Q) -> Option<CachedEntry<V>>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.read(key, Slot::entry)
+        let written_at = self.read(key, |slot| slot.written_at)?;
+        self.peek_slot(key, |slot, deadline| {
+            (slot.written_at >= written_at).then(|| slot.entry(deadline))
+        })
+        .flatten()
     }
 
     /// Reads a live, non-idle slot through `f`, counting the lookup.
@@ -411,34 +466,26 @@ where
     {
         let inner = &*self.inner;
         let hash = inner.store.hash(key);
-        let found = match inner.tti_ms {
-            None => inner.store.get_with(hash, key, f),
-            Some(tti) => {
-                let now = inner.clock.now();
-                let read = inner.store.get_with(hash, key, |slot| {
-                    let last = slot.touched.load(Relaxed);
-                    if now.saturating_sub(last) >= tti {
-                        return None;
-                    }
-                    if last != now {
-                        slot.touched.store(now, Relaxed);
-                    }
-                    Some(f(slot))
-                });
-                match read {
-                    Some(None) => {
-                        inner.idle_misses.fetch_add(1, Relaxed);
-                        None
-                    }
-                    Some(found) => found,
-                    None => None,
+        // One call site of the engine's read, so that it inlines here.
+        let idle_check = inner.tti_ms.map(|tti| (tti, inner.clock.now()));
+        let read = inner.store.get_with(hash, key, |slot| {
+            if let Some((tti, now)) = idle_check {
+                if now.saturating_sub(slot.last_read()) >= tti {
+                    return None;
                 }
+                slot.touch(now);
             }
-        };
-        if found.is_none() {
-            self.deliver_departures();
+            Some(f(slot))
+        });
+        match read {
+            Some(Some(found)) => return Some(found),
+            Some(None) => {
+                inner.idle_misses.fetch_add(1, Relaxed);
+            }
+            None => {}
         }
-        found
+        self.deliver_departures();
+        None
     }
 
     /// Whether `key` is cached and live; counts no lookup.
@@ -447,28 +494,29 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.peek_slot(key, |slot| self.is_idle(slot))
+        self.peek_slot(key, |slot, _| self.is_idle(slot))
             .is_some_and(|idle| !idle)
     }
 
-    /// Reads a live slot through `f` without counting a lookup or an access.
-    pub(crate) fn peek_slot<Q, R>(&self, key: &Q, f: impl FnOnce(&Slot<V>) -> R) -> Option<R>
+    /// Reads a live slot and its deadline ([`NEVER`] for none) through `f`, without counting a
+    /// lookup or an access.
+    pub(crate) fn peek_slot<Q, R>(
+        &self,
+        key: &Q,
+        f: impl FnOnce(&Slot<V>, Timestamp) -> R,
+    ) -> Option<R>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.inner.store.hash(key);
-        self.inner.store.peek_with(hash, key, |slot, _| f(slot))
+        self.inner.store.peek_with(hash, key, f)
     }
 
     fn is_idle(&self, slot: &Slot<V>) -> bool {
-        self.inner.tti_ms.is_some_and(|tti| {
-            self.inner
-                .clock
-                .now()
-                .saturating_sub(slot.touched.load(Relaxed))
-                >= tti
-        })
+        self.inner
+            .tti_ms
+            .is_some_and(|tti| self.inner.clock.now().saturating_sub(slot.last_read()) >= tti)
     }
 
     /// Stores `key → value` with the cache's expiry; evicts as needed. A value heavier than a
@@ -512,9 +560,8 @@ where
         let slot = Slot {
             value,
             written_at: now,
-            expires_at,
             load_us: u32::try_from(load_time.as_micros()).unwrap_or(u32::MAX),
-            touched: AtomicU64::new(now),
+            read_after: AtomicU32::new(0),
         };
         let result = inner.store.insert_with_deadline(key, slot, expires_at);
         self.deliver_departures();
@@ -679,6 +726,22 @@ where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
+        self.load_future(key, load, Wait::Async).await
+    }
+
+    /// The miss path as a future whose followers wait as `wait` says: [`Wait::Blocking`] lets
+    /// a blocking caller drive it with [`crate::block::block_on`] (no runtime needed).
+    pub(crate) async fn load_future<E, F, Fut>(
+        &self,
+        key: K,
+        load: F,
+        wait: Wait,
+    ) -> Result<V, LoadError<E>>
+    where
+        E: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
         let mut load = Some(load);
         for _ in 0..2 {
             let follower = match self.inner.flights.join(&key) {
@@ -696,7 +759,7 @@ where
                 }
                 Role::Follower(flight) => flight,
             };
-            match follower.wait_async(self.inner.load_timeout).await {
+            match wait.wait(&follower, self.inner.load_timeout).await {
                 Outcome::Value(value) => return Ok(value),
                 Outcome::Failed(e) => return Err(shared_error(e)),
                 Outcome::TimedOut => return Err(LoadError::TimedOut),
@@ -706,13 +769,18 @@ where
         Err(LoadError::Abandoned)
     }
 
+    /// The load timeout.
+    pub(crate) fn load_timeout(&self) -> Duration {
+        self.inner.load_timeout
+    }
+
     /// A live, non-idle value without counting a lookup.
     pub(crate) fn peek_live<Q>(&self, key: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.peek_slot(key, |slot| {
+        self.peek_slot(key, |slot, _| {
             (!self.is_idle(slot)).then(|| slot.value.clone())
         })
         .flatten()
@@ -822,6 +890,11 @@ where
         self.inner.flights.is_loading(key)
     }
 
+    /// Callers waiting on the load of `key` now (not counting the one loading).
+    pub fn waiters(&self, key: &K) -> usize {
+        self.inner.flights.waiters(key)
+    }
+
     /// Loads in flight now.
     pub fn loads_in_flight(&self) -> usize {
         self.inner.flights.in_flight()
@@ -849,6 +922,28 @@ where
     }
 }
 
+/// How a follower waits for a flight inside a load future.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// On the condition variable (the future is driven by a blocking caller).
+    Blocking,
+    /// On the async notification (the future runs on a runtime with a timer).
+    Async,
+}
+
+impl Wait {
+    pub(crate) async fn wait<V: Clone>(
+        self,
+        follower: &crate::flight::Follower<V>,
+        timeout: Duration,
+    ) -> Outcome<V> {
+        match self {
+            Wait::Blocking => follower.wait(timeout),
+            Wait::Async => follower.wait_async(timeout).await,
+        }
+    }
+}
+
 /// Wall and clock time at the start of a load.
 pub(crate) struct LoadTimer {
     started: Instant,
@@ -860,7 +955,7 @@ fn unreachable_lead() -> ! {
     unreachable!("an infallible leader cannot fail")
 }
 
-fn shared_error<E: Clone + 'static>(e: crate::flight::Shared) -> LoadError<E> {
+pub(crate) fn shared_error<E: Clone + 'static>(e: crate::flight::Shared) -> LoadError<E> {
     match e.downcast_ref::<E>() {
         Some(e) => LoadError::Failed(e.clone()),
         None => LoadError::FailedElsewhere,

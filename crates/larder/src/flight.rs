@@ -163,6 +163,15 @@ impl<K: Hash + Eq + Clone, V: Clone> FlightGroup<K, V> {
         self.flights.lock().contains_key(key)
     }
 
+    /// Callers waiting on the load of `key` (0 when none is in flight).
+    pub(crate) fn waiters(&self, key: &K) -> usize {
+        // Held by the map, the leader and each follower.
+        self.flights
+            .lock()
+            .get(key)
+            .map_or(0, |f| Arc::strong_count(f).saturating_sub(2))
+    }
+
     /// Loads in flight now.
     pub(crate) fn in_flight(&self) -> usize {
         self.flights.lock().len()

@@ -8,6 +8,46 @@
 //!   policy, time to live, time to idle, per-entry [`Expiry`], eviction listener, statistics,
 //!   and single-flight loads (`get_or_insert_with`, sync and async).
 //!
+//! ## Patterns
+//!
+//! Each pattern is a module with its own documentation, a runnable example under `examples/`
+//! (SQLite through rusqlite as the database) and tests under `tests/`:
+//!
+//! * **Cache-aside** ([`aside`], [`CacheAside`]): the application reads the cache, queries the
+//!   database on a miss and fills; it writes the database, then deletes the key. A fill that
+//!   raced with a write is undone (per-stripe generations), so the stale row never survives.
+//!   `cargo run -p larder --example cache_aside`.
+//! * **Read-through** ([`read_through`], [`ReadThrough`], [`Loader`]): the cache loads misses
+//!   through an async `Loader` (`load`, batched `load_all`); one load per key in flight, shared by
+//!   blocking and async readers; errors are shared with the waiters and not cached unless
+//!   negative caching is on (its own TTL). `cargo run -p larder --example read_through`.
+//! * **Refresh-ahead** ([`refresh`], [`RefreshAhead`]): a value older than `refresh_after` is
+//!   served and reloaded once in the background; a failed reload keeps the old value; optionally
+//!   only hot keys (read rate above a threshold over a sliding window) are refreshed ahead.
+//!   `cargo run -p larder --example refresh_ahead`.
+//! * **Probabilistic early expiration** ([`xfetch`], [`XFetch`]): a reader recomputes when
+//!   `now − δ·β·ln(rand()) ≥ expiry`, δ the key's last recompute time, β configurable (default
+//!   1): no stampede at expiry, no miss under steady traffic. `cargo run -p larder --example
+//!   xfetch` measures it on a real clock; `cargo run -p larder --example stampede` shows single
+//!   flight against 1,000 concurrent readers.
+//! * **Write-through** ([`write_through`]): a `Writer` writes the database first; the cache
+//!   changes only after it succeeded (write-invalidate or write-update mode).
+//!   `cargo run -p larder --example write_through`.
+//! * **Write-behind** ([`write_behind`]): writes are acknowledged once queued (bounded queue),
+//!   coalesced per key, written in batches by size and time with retries and backoff, order kept
+//!   per key, flushed on `flush()` and shutdown; the loss window (count and age of acknowledged,
+//!   unwritten changes) is exposed and a crash names exactly the writes it lost.
+//!   `cargo run -p larder --example write_behind`.
+//! * **Leases** ([`lease`]): a miss hands out a token; a fill with a token older than the last
+//!   invalidation is rejected; other readers wait (bounded) or take the stale value.
+//!   `cargo run -p larder --example leases`.
+//! * **Versioned keys** ([`versioned`]): a current version per entity, switched atomically; old
+//!   versions expire on their own. `cargo run -p larder --example versioned_keys`.
+//! * **Read-your-writes** ([`consistency`]): a per-session bypass window after a write, and
+//!   minimum-version reads (`X-Min-Version` style). `cargo run -p larder --example read_your_writes`.
+//! * **Warming** ([`warm`]): preload from a key list or the database's top-N query, rate-limited,
+//!   with a progress bar; background refresh of popular keys. `cargo run -p larder --example warming`.
+//!
 //! ## Concurrency model
 //!
 //! A `Cache` is an `Arc` around an engine [`Store`](larder_engine::Store): a hit takes one shard
@@ -20,16 +60,26 @@
 //! The engine bounds the entries by the capacity; loads in flight are bounded by the distinct keys
 //! being loaded; the eviction listener's backlog is 4,096 departures between deliveries.
 
+pub mod aside;
+mod block;
 pub mod cache;
 pub mod consistency;
 mod flight;
 pub mod lease;
+pub mod read_through;
+pub mod refresh;
 pub mod versioned;
 pub mod warm;
 pub mod write_behind;
 pub mod write_through;
+pub mod xfetch;
 
+pub use aside::CacheAside;
 pub use cache::{
-    Cache, CacheBuilder, CacheStats, CachedEntry, EvictionListener, Expiry, LoadError, RemovalCause,
+    Cache, CacheBuilder, CacheKey, CacheStats, CacheValue, CachedEntry, EvictionListener, Expiry,
+    LoadError, RemovalCause,
 };
 pub use larder_engine::{Clock, ManualClock, PolicyKind, SystemClock, Timestamp};
+pub use read_through::{Loader, ReadThrough};
+pub use refresh::{RefreshAhead, RefreshAheadBuilder};
+pub use xfetch::XFetch;

@@ -149,10 +149,13 @@ fn stampede_of_1000_readers_of_an_expired_key_runs_one_load() {
             let (cache, loads, barrier) = (cache.clone(), loads.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
+                let waiting = cache.clone();
                 cache.get_or_insert_with("hot".into(), || {
                     loads.fetch_add(1, Ordering::SeqCst);
-                    // Long enough that every reader arrives while the load runs.
-                    std::thread::sleep(Duration::from_millis(300));
+                    // The load finishes only once every other reader waits on it.
+                    while waiting.waiters(&"hot".to_string()) < 999 {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                     42
                 })
             })
@@ -205,4 +208,23 @@ async fn async_loads_are_single_flight() {
         assert_eq!(t.await.unwrap().unwrap(), 5);
     }
     assert_eq!(loads.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<Cache<String, Vec<u8>>>();
+    send_sync::<larder::RefreshAhead<u64, String, NoLoader>>();
+    fn send_sync_only<T: Send + Sync>() {}
+    send_sync_only::<larder::ReadThrough<u64, String, NoLoader>>();
+    send_sync_only::<larder::XFetch<u64, String, NoLoader>>();
+    send_sync_only::<larder::CacheAside<u64, String>>();
+}
+
+struct NoLoader;
+impl larder::Loader<u64, String> for NoLoader {
+    type Error = ();
+    async fn load(&self, _: &u64) -> Result<String, ()> {
+        Err(())
+    }
 }
