@@ -22,6 +22,8 @@
 //! and per-peer time (`peer_timeout_ms`).
 
 use crate::error::EdgeError;
+use crate::metrics::Sample;
+use crate::proxy::Edge;
 use crate::purge::{Mode, Purgeable, Selection, Selector};
 use crate::server::accept_until;
 use bytes::Bytes;
@@ -423,6 +425,72 @@ impl Admin {
                 .await
                 .map_err(|_| "timed out".to_string())?
         }
+    }
+}
+
+impl Purgeable for Edge {
+    fn purge(&self, selection: &Selection, mode: Mode) -> usize {
+        let n = self.cache().purge(selection, mode);
+        self.metrics().purge(mode == Mode::Soft, n as u64);
+        n
+    }
+}
+
+impl AdminTarget for Edge {
+    fn metrics_text(&self) -> String {
+        let cache = self.cache();
+        let stats = cache.stats();
+        let sample = |name, help, counter, value: u64| Sample {
+            name,
+            help,
+            counter,
+            value: value as f64,
+        };
+        self.metrics().render(&[
+            sample(
+                "coalesced_total",
+                "Requests that waited on another request's upstream fetch.",
+                true,
+                self.coalescer().coalesced(),
+            ),
+            sample("cache_objects", "Cache keys stored.", false, stats.entries),
+            sample(
+                "cache_bytes",
+                "Bytes stored (the engine's weighed size).",
+                false,
+                stats.weighted_size,
+            ),
+            sample(
+                "cache_capacity_bytes",
+                "The cache's byte budget.",
+                false,
+                stats.capacity,
+            ),
+            sample(
+                "cache_evictions_total",
+                "Objects evicted to make room.",
+                true,
+                stats.evictions,
+            ),
+            sample(
+                "cache_expirations_total",
+                "Objects removed past their retention.",
+                true,
+                stats.expirations,
+            ),
+            sample(
+                "tag_index_pairs",
+                "(tag, key) pairs in the purge tag index.",
+                false,
+                cache.tag_index().pairs() as u64,
+            ),
+            sample(
+                "tag_index_complete",
+                "1 when every tag is indexed (purge by tag needs no scan).",
+                false,
+                cache.tag_index().complete() as u64,
+            ),
+        ])
     }
 }
 

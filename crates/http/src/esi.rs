@@ -25,8 +25,13 @@
 //! [`EsiLimits`]: nesting depth, includes per document, time per fragment, and the assembled
 //! document's size.
 
+use crate::body::ProxyBody;
+use crate::proxy::{Edge, refuse};
+use crate::upstream::RequestHead;
 use bytes::{Bytes, BytesMut};
-use http::HeaderMap;
+use http::header::{ACCEPT_ENCODING, CONTENT_LENGTH, ETAG, HOST, LAST_MODIFIED, RANGE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Limited};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -264,6 +269,161 @@ fn decode_entities(value: &str) -> String {
         .replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
+}
+
+/// The `[esi]` table of `edge.toml`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EsiConfig {
+    /// Process responses marked `Surrogate-Control: content="ESI/1.0"`.
+    pub enabled: bool,
+    /// Most levels of processing (the document is level 1).
+    pub max_depth: u32,
+    /// Most includes in one document.
+    pub max_includes: usize,
+    /// Milliseconds allowed to fetch one fragment.
+    pub fragment_timeout_ms: u64,
+    /// Largest assembled document, in bytes.
+    pub max_output_bytes: usize,
+}
+
+impl Default for EsiConfig {
+    fn default() -> Self {
+        let limits = EsiLimits::default();
+        Self {
+            enabled: true,
+            max_depth: limits.max_depth,
+            max_includes: limits.max_includes,
+            fragment_timeout_ms: limits.fragment_timeout.as_millis() as u64,
+            max_output_bytes: limits.max_output,
+        }
+    }
+}
+
+impl EsiConfig {
+    /// The limits of one assembly.
+    pub fn limits(&self) -> EsiLimits {
+        EsiLimits {
+            max_depth: self.max_depth.max(1),
+            max_includes: self.max_includes,
+            fragment_timeout: Duration::from_millis(self.fragment_timeout_ms),
+            max_output: self.max_output_bytes,
+        }
+    }
+}
+
+/// The internal field that marks a response for ESI processing between the cache and the
+/// client connection (set where `Surrogate-Control` is removed; never sent to a client).
+pub const MARKER: &str = "larder-esi-pending";
+
+/// Finishes a response on its way to the client: a response marked for ESI processing (see
+/// [`MARKER`]) is assembled when it answers a GET with 200 and `head` is given (ESI enabled),
+/// its fragments fetched through the proxy's cache. The assembled document has no `ETag` or
+/// `Last-Modified` (they described the template). A document that cannot be assembled becomes
+/// a `502`.
+pub async fn finish(
+    edge: &Arc<Edge>,
+    head: Option<RequestHead>,
+    mut response: Response<ProxyBody>,
+) -> Response<ProxyBody> {
+    if response.headers_mut().remove(MARKER).is_none() {
+        return response;
+    }
+    let Some(head) = head else {
+        return response;
+    };
+    let headers = response.headers_mut();
+    headers.remove(ETAG);
+    headers.remove(LAST_MODIFIED);
+    if head.method != Method::GET || response.status() != StatusCode::OK {
+        response.headers_mut().remove(CONTENT_LENGTH);
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let limit = usize::try_from(edge.config().max_object_bytes).unwrap_or(usize::MAX);
+    let Ok(template) = Limited::new(body, limit).collect().await else {
+        edge.metrics().esi(0, 1);
+        return refuse(StatusCode::BAD_GATEWAY);
+    };
+    let template = template.to_bytes();
+    let path = head.uri.path().to_string();
+    let source: Arc<dyn FragmentSource> = Arc::new(EdgeFragments {
+        edge: edge.clone(),
+        head,
+    });
+    match assemble(source, &path, &template, edge.config().esi.limits()).await {
+        Ok(done) => {
+            edge.metrics().esi(done.fetched, done.failed);
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(done.body.len()));
+            Response::from_parts(parts, ProxyBody::full(done.body))
+        }
+        Err(_) => {
+            edge.metrics().esi(0, 1);
+            refuse(StatusCode::BAD_GATEWAY)
+        }
+    }
+}
+
+/// Fragments fetched through the proxy's cache, as GETs carrying the including request's
+/// header fields (so they are keyed, and sent upstream, like it), without its validators,
+/// ranges or `Accept-Encoding` (a fragment is inserted as it is).
+struct EdgeFragments {
+    edge: Arc<Edge>,
+    head: RequestHead,
+}
+
+impl FragmentSource for EdgeFragments {
+    fn fetch(&self, url: &str) -> FragmentFuture {
+        let edge = self.edge.clone();
+        let mut headers = self.head.headers.clone();
+        let target = same_host_path(url, &headers).map(str::to_string);
+        Box::pin(async move {
+            let target = target.ok_or_else(|| "fragment on another host".to_string())?;
+            let uri: Uri = target.parse().map_err(|e| format!("{e}"))?;
+            for name in ["if-none-match", "if-modified-since", "if-match", "if-range"] {
+                headers.remove(name);
+            }
+            headers.remove(RANGE);
+            headers.remove(ACCEPT_ENCODING);
+            let mut request = Request::new(());
+            *request.uri_mut() = uri;
+            *request.headers_mut() = headers;
+            let (mut parts, ()) = request.into_parts();
+            let key = edge.key_of(&mut parts);
+            let head = RequestHead {
+                method: Method::GET,
+                uri: parts.uri,
+                headers: parts.headers,
+            };
+            let response = edge.lookup(head, key).await;
+            let status = response.status().as_u16();
+            let esi = response.headers().contains_key(MARKER);
+            let limit = usize::try_from(edge.config().max_object_bytes).unwrap_or(usize::MAX);
+            let body = Limited::new(response.into_body(), limit)
+                .collect()
+                .await
+                .map_err(|e| format!("{e}"))?
+                .to_bytes();
+            Ok(Fragment { status, body, esi })
+        })
+    }
+}
+
+/// The path and query of `url` when it is a path, or an absolute URL on the request's host.
+fn same_host_path<'a>(url: &'a str, headers: &HeaderMap) -> Option<&'a str> {
+    if url.starts_with('/') {
+        return Some(url);
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok())?;
+    authority
+        .eq_ignore_ascii_case(host)
+        .then(|| crate::purge::path_of(url))
 }
 
 /// The limits of one assembly.

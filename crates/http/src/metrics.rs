@@ -64,11 +64,6 @@ impl Class {
             None => Class::Local,
         }
     }
-
-    /// Whether the entry says the request waited on another's fetch.
-    pub fn coalesced(entry: Option<&str>) -> bool {
-        entry.is_some_and(|e| e.ends_with("detail=coalesced"))
-    }
 }
 
 #[derive(Debug)]
@@ -82,7 +77,6 @@ struct Prefix {
 #[derive(Debug)]
 pub struct Metrics {
     classes: [AtomicU64; 6],
-    coalesced: AtomicU64,
     origin_requests: AtomicU64,
     origin_errors: AtomicU64,
     conditional: AtomicU64,
@@ -149,7 +143,6 @@ impl Metrics {
         list.sort_by_key(|p| std::cmp::Reverse(p.prefix.len()));
         Self {
             classes: Default::default(),
-            coalesced: AtomicU64::new(0),
             origin_requests: AtomicU64::new(0),
             origin_errors: AtomicU64::new(0),
             conditional: AtomicU64::new(0),
@@ -165,20 +158,53 @@ impl Metrics {
         }
     }
 
-    /// Records one client request for `path`, answered as `class`, `bytes_out` body bytes sent.
-    pub fn request(&self, path: &str, class: Class, coalesced: bool, bytes_out: u64) {
+    /// The configured prefix a request path counts under (the longest that matches).
+    pub fn prefix_slot(&self, path: &str) -> Option<usize> {
+        self.prefixes
+            .iter()
+            .position(|p| path.starts_with(p.prefix.as_str()))
+    }
+
+    /// Records one client request (its path under prefix `slot`), answered as `class`,
+    /// `bytes_out` body bytes sent.
+    pub fn request(&self, slot: Option<usize>, class: Class, bytes_out: u64) {
         bump(&self.classes[class_index(class)], 1);
-        if coalesced {
-            bump(&self.coalesced, 1);
-        }
         bump(&self.bytes_out, bytes_out);
         let hit = match class {
             Class::Hit | Class::Stale => true,
             Class::Miss | Class::Revalidated => false,
             Class::Pass | Class::Local => return,
         };
-        if let Some(p) = self.prefixes.iter().find(|p| path.starts_with(&p.prefix)) {
+        if let Some(p) = slot.and_then(|n| self.prefixes.get(n)) {
             bump(if hit { &p.hits } else { &p.misses }, 1);
+        }
+    }
+
+    /// Records a response sent to a client, classified by its `Cache-Status` (the last field
+    /// line is this cache's), its body length when known.
+    pub fn response<B: hyper::body::Body>(
+        &self,
+        slot: Option<usize>,
+        response: &http::Response<B>,
+    ) {
+        let entry = response
+            .headers()
+            .get_all("cache-status")
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok());
+        let bytes = response.body().size_hint().exact().unwrap_or(0);
+        self.request(slot, Class::of(entry), bytes);
+    }
+
+    /// Records the result of an upstream exchange.
+    pub fn origin_result<B: hyper::body::Body, E>(&self, result: &Result<http::Response<B>, E>) {
+        match result {
+            Ok(r) => self.origin_response(
+                r.body().size_hint().exact().unwrap_or(0),
+                r.status() == http::StatusCode::NOT_MODIFIED,
+            ),
+            Err(_) => self.origin_error(),
         }
     }
 
@@ -247,7 +273,7 @@ impl Metrics {
         let stale = read(&self.classes[1]);
         let misses = read(&self.classes[2]);
         let revalidated = read(&self.classes[3]);
-        let simple: [(&str, &str, u64); 12] = [
+        let simple: [(&str, &str, u64); 11] = [
             ("hits_total", "Requests served fresh from the cache.", hits),
             (
                 "misses_total",
@@ -268,11 +294,6 @@ impl Metrics {
                 "revalidations_not_modified_total",
                 "Validations the upstream answered 304 Not Modified.",
                 read(&self.not_modified),
-            ),
-            (
-                "coalesced_total",
-                "Requests that waited on another request's upstream fetch.",
-                read(&self.coalesced),
             ),
             (
                 "origin_requests_total",
@@ -505,19 +526,16 @@ mod tests {
             Class::Miss
         );
         assert_eq!(Class::of(None), Class::Local);
-        assert!(Class::coalesced(Some(
-            "larder; hit; ttl=5; detail=coalesced"
-        )));
     }
 
     #[test]
     fn exposition_is_valid_and_counts() {
         let m = Metrics::new(&["/a/".into(), "/a/b/".into(), "/q\"x".into()]);
-        m.request("/a/b/c", Class::Hit, false, 10);
-        m.request("/a/x", Class::Miss, false, 5);
-        m.request("/a/b/d", Class::Stale, false, 5);
-        m.request("/z", Class::Hit, true, 1);
-        m.request("/z", Class::Pass, false, 1);
+        m.request(m.prefix_slot("/a/b/c"), Class::Hit, 10);
+        m.request(m.prefix_slot("/a/x"), Class::Miss, 5);
+        m.request(m.prefix_slot("/a/b/d"), Class::Stale, 5);
+        m.request(m.prefix_slot("/z"), Class::Hit, 1);
+        m.request(m.prefix_slot("/z"), Class::Pass, 1);
         m.origin_request(true);
         m.origin_response(100, true);
         m.purge(true, 3);

@@ -19,6 +19,7 @@
 //! until [`TagIndex::clear`] (a purge of everything) makes the index complete again.
 
 use crate::key::glob;
+use crate::stored::{ResponseCache, StoredResponse};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 
@@ -162,6 +163,83 @@ pub trait Purgeable: Send + Sync {
     fn purge(&self, selection: &Selection, mode: Mode) -> usize;
 }
 
+impl Purgeable for ResponseCache {
+    /// Hard: removes every key with a selected variant (all its variants go). Soft: marks the
+    /// selected variants stale. A purge by tag only asks the tag index for its keys when the
+    /// index is complete; everything else is one pass over the cache.
+    fn purge(&self, selection: &Selection, mode: Mode) -> usize {
+        self.forget_departed();
+        let selected = |r: &StoredResponse| selection.matches(&r.url, &r.tags);
+        if selection.is_all() && mode == Mode::Hard {
+            let n = self.len();
+            self.clear();
+            return n;
+        }
+        if selection.tags_only() {
+            if let Some(keys) = self.tag_index().keys(selection.tags()) {
+                let mut n = 0;
+                for key in keys {
+                    let Some(variants) = self.variants(&key) else {
+                        self.tag_index().remove(&key);
+                        continue;
+                    };
+                    n += apply(self, &key, &variants, mode, &selected) as usize;
+                }
+                return n;
+            }
+        }
+        match mode {
+            Mode::Hard => {
+                let mut removed = Vec::new();
+                let n = self.retain(|key, variants| {
+                    let hit = variants.iter().any(|r| selected(r));
+                    if hit {
+                        removed.push(key.to_string());
+                    }
+                    !hit
+                });
+                for key in removed {
+                    self.tag_index().remove(&key);
+                }
+                n
+            }
+            Mode::Soft => {
+                let mut n = 0;
+                self.for_each(|_, variants| {
+                    let mut hit = false;
+                    for r in variants.iter().filter(|r| selected(r)) {
+                        r.mark_stale();
+                        hit = true;
+                    }
+                    n += hit as usize;
+                });
+                n
+            }
+        }
+    }
+}
+
+/// Purges one key's selected variants; whether any was selected.
+fn apply(
+    cache: &ResponseCache,
+    key: &str,
+    variants: &[std::sync::Arc<StoredResponse>],
+    mode: Mode,
+    selected: &impl Fn(&StoredResponse) -> bool,
+) -> bool {
+    let mut hit = false;
+    for r in variants.iter().filter(|r| selected(r)) {
+        hit = true;
+        if mode == Mode::Soft {
+            r.mark_stale();
+        }
+    }
+    if hit && mode == Mode::Hard {
+        cache.remove(key);
+    }
+    hit
+}
+
 /// The bounded tag → cache keys index.
 #[derive(Debug)]
 pub struct TagIndex {
@@ -265,6 +343,11 @@ impl TagIndex {
     /// Number of (tag, key) pairs indexed.
     pub fn pairs(&self) -> usize {
         self.inner.lock().pairs
+    }
+
+    /// Whether nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.inner.lock().pairs == 0
     }
 
     /// Number of distinct tags indexed.
