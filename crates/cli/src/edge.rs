@@ -60,6 +60,21 @@ pub struct EdgeArgs {
     /// Milliseconds a coalesced request waits for the one fetching [default: 30000].
     #[arg(long, value_name = "MS")]
     coalesce_timeout: Option<u64>,
+    /// Address of the admin listener (purge, metrics); started only with a token
+    /// [default: 127.0.0.1:8081].
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
+    /// Bearer token the admin listener requires (prefer --admin-token-file: arguments are
+    /// visible to other local users).
+    #[arg(long, value_name = "TOKEN")]
+    admin_token: Option<String>,
+    /// File holding the admin bearer token (surrounding whitespace ignored).
+    #[arg(long, value_name = "FILE", conflicts_with = "admin_token")]
+    admin_token_file: Option<PathBuf>,
+    /// A peer edge's admin listener (http://host:port) that purges are sent on to;
+    /// repeatable, replaces the file's list.
+    #[arg(long = "admin-peer", value_name = "URL")]
+    admin_peers: Vec<String>,
     /// Worker threads; 1 runs everything on the calling thread [default: one per core].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -116,6 +131,20 @@ impl EdgeArgs {
         if let Some(v) = self.coalesce_timeout {
             config.coalesce_timeout_ms = v;
         }
+        if let Some(v) = self.admin_listen {
+            config.admin.listen = v;
+        }
+        if let Some(v) = &self.admin_token {
+            config.admin.token = Some(v.clone());
+        }
+        if let Some(path) = &self.admin_token_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            config.admin.token = Some(text.trim().to_string());
+        }
+        if !self.admin_peers.is_empty() {
+            config.admin.peers = self.admin_peers.clone();
+        }
         Ok(config)
     }
 }
@@ -134,8 +163,25 @@ pub fn run(args: EdgeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let listen = config.listen;
         let origin = config.origin.clone();
+        let admin_config = config.admin.clone();
         let edge = larder_http::Edge::new(config, Arc::new(SystemClock))
             .map_err(|e| UsageError(e.to_string()))?;
+        let admin = match admin_config.token {
+            Some(_) => {
+                let admin = larder_http::admin::Admin::new(admin_config.clone(), edge.clone())
+                    .map_err(|e| UsageError(e.to_string()))?;
+                let listener = tokio::net::TcpListener::bind(admin_config.listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {}", admin_config.listen))?;
+                eprintln!(
+                    "larder edge admin (purge, metrics) on {}, {} peer(s)",
+                    listener.local_addr().unwrap_or(admin_config.listen),
+                    admin_config.peers.len()
+                );
+                Some((listener, admin))
+            }
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -144,7 +190,19 @@ pub fn run(args: EdgeArgs) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION"),
             listener.local_addr().unwrap_or(listen)
         );
-        larder_http::serve(listener, edge, shutdown_signal()).await?;
+        let proxy = larder_http::serve(listener, edge, shutdown_signal());
+        match admin {
+            Some((admin_listener, admin)) => {
+                // The admin listener stops with the proxy (its future is dropped).
+                let admin =
+                    larder_http::admin::serve_admin(admin_listener, admin, std::future::pending());
+                tokio::select! {
+                    r = proxy => r?,
+                    r = admin => r?,
+                }
+            }
+            None => proxy.await?,
+        }
         Ok(())
     })
 }

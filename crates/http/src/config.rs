@@ -61,6 +61,10 @@ pub struct EdgeConfig {
     pub targeted_fields: Vec<String>,
     /// Cache-key rules by path prefix; the longest matching prefix applies.
     pub keys: Vec<KeyRule>,
+    /// The admin listener: purge, metrics, peers (`[admin]`, see [`crate::admin`]).
+    pub admin: crate::admin::AdminConfig,
+    /// Edge Side Includes (`[esi]`, see [`crate::esi`]).
+    pub esi: crate::esi::EsiConfig,
 }
 
 impl Default for EdgeConfig {
@@ -89,6 +93,8 @@ impl Default for EdgeConfig {
                 "surrogate-control".into(),
             ],
             keys: Vec::new(),
+            admin: Default::default(),
+            esi: Default::default(),
         }
     }
 }

@@ -43,7 +43,12 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Fields meant for this cache only, removed from every response sent downstream:
 /// `Surrogate-Control` (its directives are for surrogates) and Larder's own targeted field.
+/// A response marked for ESI processing gets the internal [`crate::esi::MARKER`] field instead
+/// (removed before it leaves, see [`crate::esi::finish`]).
 pub fn strip_for_downstream(headers: &mut HeaderMap) {
+    if crate::esi::enabled(headers) {
+        headers.insert(crate::esi::MARKER, HeaderValue::from_static("1"));
+    }
     headers.remove("surrogate-control");
     headers.remove("larder-cache-control");
 }

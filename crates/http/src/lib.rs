@@ -40,15 +40,19 @@
 //! (`max_request_header_bytes`), and time: connect, response header and client header timeouts.
 //! Uncacheable bodies are streamed, never buffered whole.
 
+pub mod admin;
 pub mod body;
 pub mod cache_control;
 pub mod coalesce;
 pub mod config;
 pub mod error;
+pub mod esi;
 pub mod freshness;
 pub mod headers;
 pub mod key;
+pub mod metrics;
 pub mod proxy;
+pub mod purge;
 pub mod range;
 pub mod server;
 pub mod smuggling;

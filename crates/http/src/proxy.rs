@@ -13,6 +13,7 @@ use crate::error::{EdgeError, UpstreamError};
 use crate::freshness::{self, Heuristic, ResponseDirectives, format_date};
 use crate::headers::{append_cache_status, merge_304, strip_for_downstream, strip_hop_by_hop};
 use crate::key::{CacheKey, Keyer};
+use crate::metrics::Metrics;
 use crate::range;
 use crate::storable::{self, NotStored};
 use crate::stored::{ResponseCache, StoredResponse};
@@ -51,6 +52,7 @@ pub struct Edge {
     config: EdgeConfig,
     targets: Vec<HeaderName>,
     heuristic: Heuristic,
+    metrics: Metrics,
 }
 
 impl Edge {
@@ -84,6 +86,7 @@ impl Edge {
                 max_secs: config.heuristic_max_secs,
             },
             targets,
+            metrics: Metrics::new(&config.admin.metrics_prefixes),
             config,
         }))
     }
@@ -96,6 +99,11 @@ impl Edge {
     /// The coalescer (its counters).
     pub fn coalescer(&self) -> &Coalescer {
         &self.coalescer
+    }
+
+    /// The counters exposed at the admin listener's `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The configuration in force.
@@ -126,18 +134,37 @@ impl Edge {
             return local(StatusCode::BAD_REQUEST, true);
         }
         strip_hop_by_hop(&mut parts.headers);
+        let slot = self.metrics.prefix_slot(parts.uri.path());
         let key = self.key_of(&mut parts);
         let head = RequestHead {
             method: parts.method,
             uri: parts.uri,
             headers: parts.headers,
         };
-        if head.method == Method::GET || head.method == Method::HEAD {
+        let response = if head.method == Method::GET || head.method == Method::HEAD {
             drop(body);
-            self.lookup(head, key).await
+            let esi = self.config.esi.enabled.then(|| head.clone());
+            let response = self.lookup(head, key).await;
+            crate::esi::finish(self, esi, response).await
         } else {
             self.pass(head, ProxyBody::Stream(body), key).await
-        }
+        };
+        self.metrics.response(slot, &response);
+        response
+    }
+
+    /// Sends a request upstream, counted in the metrics.
+    async fn send_upstream(
+        &self,
+        head: &RequestHead,
+        body: ProxyBody,
+    ) -> Result<Response<Incoming>, UpstreamError> {
+        let conditional = head.headers.contains_key(IF_NONE_MATCH)
+            || head.headers.contains_key(IF_MODIFIED_SINCE);
+        self.metrics.origin_request(conditional);
+        let result = self.upstream.send(head, body).await;
+        self.metrics.origin_result(&result);
+        result
     }
 
     /// GET and HEAD: serve from the cache when allowed, else forward.
@@ -258,7 +285,7 @@ impl Edge {
             upstream_head.headers.remove(IF_MODIFIED_SINCE);
         }
         let request_time = self.now();
-        let result = self.upstream.send(&upstream_head, ProxyBody::empty()).await;
+        let result = self.send_upstream(&upstream_head, ProxyBody::empty()).await;
         let response_time = self.now();
         let response = match result {
             Ok(r) => r,
@@ -548,7 +575,7 @@ impl Edge {
         body: ProxyBody,
         key: CacheKey,
     ) -> Response<ProxyBody> {
-        let response = match self.upstream.send(&head, body).await {
+        let response = match self.send_upstream(&head, body).await {
             Ok(r) => r,
             Err(UpstreamError::Timeout) => return local(StatusCode::GATEWAY_TIMEOUT, false),
             Err(_) => return local(StatusCode::BAD_GATEWAY, false),

@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Serves `edge` on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -21,20 +21,9 @@ pub async fn serve(
     edge: Arc<Edge>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), EdgeError> {
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                // A failed accept (out of descriptors, a reset in the backlog) drops that
-                // connection only.
-                Err(_) => continue,
-            },
-            () = &mut shutdown => return Ok(()),
-        };
-        let _ = stream.set_nodelay(true);
+    accept_until(listener, shutdown, move |stream| {
         let edge = edge.clone();
-        tokio::spawn(async move {
+        async move {
             let config = edge.config();
             let mut builder = auto::Builder::new(TokioExecutor::new());
             builder
@@ -63,6 +52,34 @@ pub async fn serve(
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
-        });
+        }
+    })
+    .await
+}
+
+/// Accepts connections on `listener` until `shutdown` completes, each served by `serve_one` on
+/// its own task (shared by the client-facing and the admin listeners).
+pub(crate) async fn accept_until<F, Fut>(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    serve_one: F,
+) -> Result<(), EdgeError>
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // A failed accept (out of descriptors, a reset in the backlog) drops that
+                // connection only.
+                Err(_) => continue,
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_one(stream));
     }
 }

@@ -11,6 +11,7 @@
 //! `Surrogate-Key` fields, for purging.
 
 use crate::freshness::current_age;
+use crate::purge::TagIndex;
 use crate::storable::ReusePolicy;
 use crate::vary::{self, Captured};
 use bytes::Bytes;
@@ -153,7 +154,14 @@ pub struct ResponseCache {
     clock: Arc<dyn Clock>,
     max_variants: usize,
     keep_stale: u64,
+    tags: TagIndex,
 }
+
+/// Most (tag, key) pairs the tag index holds, and tags per key (see [`TagIndex`]).
+const TAG_PAIRS: usize = 1 << 20;
+const TAGS_PER_KEY: usize = 64;
+/// Most expired or evicted keys recorded between two drains (for the tag index).
+const DEPARTURES: usize = 1 << 16;
 
 impl ResponseCache {
     /// A cache of `capacity` bytes, at most `max_variants` variants per key, keeping stale
@@ -179,12 +187,14 @@ impl ResponseCache {
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .clock(clock.clone())
+            .record_departures(DEPARTURES)
             .build();
         Self {
             store,
             clock,
             max_variants: max_variants.max(1),
             keep_stale,
+            tags: TagIndex::new(TAG_PAIRS, TAGS_PER_KEY),
         }
     }
 
@@ -231,13 +241,53 @@ impl ResponseCache {
             .max()
             .unwrap_or(0)
             .max(1);
+        self.forget_departed();
+        let tags: Vec<&str> = variants
+            .iter()
+            .flat_map(|r| r.tags.iter().map(String::as_str))
+            .collect();
+        if !tags.is_empty() || !self.tags.is_empty() {
+            self.tags.set(&key, tags);
+        }
         self.store
             .insert_with_ttl(key, Arc::new(variants), Duration::from_secs(retention))
             .is_ok()
     }
 
+    /// Drops expired and evicted keys from the tag index (still-present keys were stored
+    /// again and keep their tags).
+    pub fn forget_departed(&self) {
+        if !self.store.departures_pending() {
+            return;
+        }
+        let mut gone = Vec::new();
+        self.store.drain_departures(&mut gone);
+        for (key, _) in gone {
+            if !self.store.contains(&key) {
+                self.tags.remove(&key);
+            }
+        }
+    }
+
+    /// The tag index (tag → keys).
+    pub fn tag_index(&self) -> &TagIndex {
+        &self.tags
+    }
+
+    /// The variants stored under `key`, without touching its recency.
+    pub fn variants(&self, key: &str) -> Option<Variants> {
+        self.store.peek(key)
+    }
+
+    /// Removes everything.
+    pub fn clear(&self) {
+        self.store.clear();
+        self.tags.clear();
+    }
+
     /// Hard purge: removes every variant of `key`. Returns whether something was stored.
     pub fn remove(&self, key: &str) -> bool {
+        self.tags.remove(key);
         self.store.remove(key).is_some()
     }
 
