@@ -336,7 +336,9 @@ impl Admin {
                 peers.spawn(async move { (n, send.await) });
             }
         }
+        let local_started = Instant::now();
         let purged = self.target.purge(&request.selection, request.mode);
+        let local_ms = local_started.elapsed().as_secs_f64() * 1000.0;
         let mut results: Vec<Value> = vec![Value::Null; self.config.peers.len()];
         let mut all_ok = true;
         let mut last_ack = None;
@@ -386,7 +388,8 @@ impl Admin {
                 "peers": results,
                 "all_peers_ok": all_ok,
                 "propagation_ms": propagation,
-                "local_ms": started.elapsed().as_secs_f64() * 1000.0,
+                "local_ms": local_ms,
+                "total_ms": started.elapsed().as_secs_f64() * 1000.0,
             }),
         )
     }
