@@ -45,6 +45,15 @@
 //!   versions expire on their own. `cargo run -p larder --example versioned_keys`.
 //! * **Read-your-writes** ([`consistency`]): a per-session bypass window after a write, and
 //!   minimum-version reads (`X-Min-Version` style). `cargo run -p larder --example read_your_writes`.
+//! * **Client-side sharding** ([`shard`], [`Sharder`]): which server owns a key — modulo, key
+//!   ranges, or a consistent-hash ring with virtual nodes ([`HashRing`], ketama style, 160
+//!   points per node); adding a node moves keys only to it, removing one only from it.
+//!   `cargo run -p larder --release --example sharding` prints the moved fraction and balance.
+//! * **L1/L2 tiering** ([`tier`], [`Tier`], over [`remote`]'s RESP3 client [`RemoteClient`]):
+//!   an in-process L1 in front of a remote L2 (`larder serve` or redis-server); the server's
+//!   `CLIENT TRACKING` pushes invalidate the L1, the L1 TTL bounds staleness, a dropped
+//!   connection flushes the L1 and the tier reconnects with tracking re-enabled.
+//!   `cargo run -p larder --release --example l1l2_latency` measures invalidation latency.
 //! * **Warming** ([`warm`]): preload from a key list or the database's top-N query, rate-limited,
 //!   with a progress bar; background refresh of popular keys. `cargo run -p larder --example warming`.
 //!
@@ -68,6 +77,9 @@ mod flight;
 pub mod lease;
 pub mod read_through;
 pub mod refresh;
+pub mod remote;
+pub mod shard;
+pub mod tier;
 pub mod versioned;
 pub mod warm;
 pub mod write_behind;
@@ -82,4 +94,7 @@ pub use cache::{
 pub use larder_engine::{Clock, ManualClock, PolicyKind, SystemClock, Timestamp};
 pub use read_through::{Loader, ReadThrough};
 pub use refresh::{RefreshAhead, RefreshAheadBuilder};
+pub use remote::{RemoteClient, RemoteConfig, RemoteError};
+pub use shard::{HashRing, ModuloSharder, RangeSharder, ShardError, Sharder};
+pub use tier::{Tier, TierConfig, TierStats};
 pub use xfetch::XFetch;

@@ -1,0 +1,372 @@
+//! An async RESP3 client over tokio TCP, for the L1/L2 tier ([`crate::tier`]): works with
+//! `larder serve` and with redis-server.
+//!
+//! ## Parts
+//!
+//! * [`RemoteClient::connect`] opens the connection and sends `HELLO 3`; a server that does not
+//!   speak RESP3 is refused ([`RemoteError::Resp3Unsupported`]).
+//! * [`RemoteClient::call`] sends any command and waits for its reply; [`get`](RemoteClient::get),
+//!   [`set`](RemoteClient::set), [`del`](RemoteClient::del) are typed shortcuts.
+//! * RESP3 push frames (`>`, such as `CLIENT TRACKING`'s `invalidate`) never answer a request:
+//!   they are handed to the [`PushHandler`] given at connect time, on the reader task, in the
+//!   order they arrive relative to replies.
+//! * When the connection ends (EOF, error, a reply too large, or [`RemoteClient::close`]), every
+//!   waiting request fails with [`RemoteError::Disconnected`], the [`DisconnectHandler`] runs
+//!   once, and [`RemoteClient::closed`] resolves. The client does not reconnect; the tier does.
+//!
+//! Request/reply commands only: a RESP3 `SUBSCRIBE` answers with pushes, which would go to the
+//! push handler and leave the request unanswered.
+//!
+//! ## Concurrency model
+//!
+//! Two tasks per connection. The writer task takes encoded requests from a bounded channel,
+//! appends the request's reply slot to the pending queue and writes the bytes; the reader task
+//! parses frames and hands each reply to the oldest pending slot (RESP answers in order). The
+//! pending queue is a `parking_lot` mutex never held across an `.await`. Callers may share one
+//! client (`&self` everywhere) and pipeline: many requests can be in flight.
+//!
+//! ## Bounds
+//!
+//! * At most [`RemoteConfig::max_in_flight`] requests are queued or waiting for a reply (a
+//!   semaphore); further callers wait for a permit.
+//! * The read buffer holds at most [`RemoteConfig::max_reply_bytes`] of one unfinished frame;
+//!   a longer reply closes the connection ([`RemoteError::ReplyTooLarge`]).
+//! * Connecting and every request are bounded by [`RemoteConfig::timeout`].
+
+use larder_protocol::{Frame, FrameError, encode_command, parse_frame};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// Called on the reader task with each RESP3 push frame; must be quick (it delays replies).
+pub type PushHandler = Arc<dyn Fn(&Frame) + Send + Sync>;
+
+/// Called once on the reader task when the connection ends, before waiting requests fail.
+pub type DisconnectHandler = Arc<dyn Fn() + Send + Sync>;
+
+/// Why a remote operation failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RemoteError {
+    /// Connecting or writing failed.
+    #[error("i/o: {0}")]
+    Io(String),
+    /// The connection is closed (or closed while the request waited).
+    #[error("disconnected")]
+    Disconnected,
+    /// No connection or reply within the timeout.
+    #[error("timed out")]
+    Timeout,
+    /// The server answered with an error.
+    #[error("server error: {0}")]
+    Server(String),
+    /// The server's bytes are not RESP.
+    #[error("protocol: {0}")]
+    Protocol(#[from] FrameError),
+    /// A reply was longer than [`RemoteConfig::max_reply_bytes`].
+    #[error("reply longer than {0} bytes")]
+    ReplyTooLarge(usize),
+    /// `HELLO 3` was refused: the server does not speak RESP3.
+    #[error("the server does not speak RESP3: {0}")]
+    Resp3Unsupported(String),
+    /// A reply of a type the command does not return.
+    #[error("unexpected reply {0}")]
+    Unexpected(String),
+}
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct RemoteConfig {
+    /// `host:port`.
+    pub addr: String,
+    /// Requests queued or waiting for a reply at most (default 1,024).
+    pub max_in_flight: usize,
+    /// Bytes of one unfinished reply buffered at most (default 64 MiB).
+    pub max_reply_bytes: usize,
+    /// Bound on connecting and on each request (default 5 s).
+    pub timeout: Duration,
+}
+
+impl RemoteConfig {
+    /// Defaults for `addr`.
+    pub fn new(addr: impl Into<String>) -> Self {
+        Self {
+            addr: addr.into(),
+            max_in_flight: 1024,
+            max_reply_bytes: 64 << 20,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+type Slot = oneshot::Sender<Result<Frame, RemoteError>>;
+
+struct Outgoing {
+    bytes: Vec<u8>,
+    reply: Slot,
+}
+
+/// One RESP3 connection. Dropping it closes the connection.
+pub struct RemoteClient {
+    requests: mpsc::Sender<Outgoing>,
+    permits: Arc<Semaphore>,
+    closed: watch::Receiver<bool>,
+    timeout: Duration,
+    hello: Frame,
+    tasks: [JoinHandle<()>; 2],
+}
+
+impl fmt::Debug for RemoteClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteClient")
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RemoteClient {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// State shared by the reader and writer tasks.
+struct Shared {
+    pending: Mutex<VecDeque<Slot>>,
+    closed: watch::Sender<bool>,
+    on_disconnect: Option<DisconnectHandler>,
+}
+
+impl Shared {
+    /// Marks the connection closed (once) and fails every waiting request with `why`.
+    fn close(&self, why: RemoteError) {
+        let first = self
+            .closed
+            .send_if_modified(|c| !std::mem::replace(c, true));
+        if first && let Some(h) = &self.on_disconnect {
+            h();
+        }
+        let waiting: Vec<Slot> = self.pending.lock().drain(..).collect();
+        for slot in waiting {
+            let _ = slot.send(Err(why.clone()));
+        }
+    }
+}
+
+impl RemoteClient {
+    /// Connects to `config.addr`, sends `HELLO 3`, and starts the reader and writer tasks.
+    /// `on_push` receives every push frame; `on_disconnect` runs once when the connection ends.
+    pub async fn connect(
+        config: &RemoteConfig,
+        on_push: Option<PushHandler>,
+        on_disconnect: Option<DisconnectHandler>,
+    ) -> Result<Self, RemoteError> {
+        let stream = tokio::time::timeout(config.timeout, TcpStream::connect(&config.addr))
+            .await
+            .map_err(|_| RemoteError::Timeout)?
+            .map_err(|e| RemoteError::Io(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        let max_in_flight = config.max_in_flight.max(1);
+        let (requests, outgoing) = mpsc::channel(max_in_flight);
+        let (closed_tx, closed) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            pending: Mutex::new(VecDeque::new()),
+            closed: closed_tx,
+            on_disconnect,
+        });
+        let reader = tokio::spawn(read_loop(
+            read,
+            Arc::clone(&shared),
+            on_push,
+            config.max_reply_bytes,
+        ));
+        let writer = tokio::spawn(write_loop(write, outgoing, shared));
+        let mut client = Self {
+            requests,
+            permits: Arc::new(Semaphore::new(max_in_flight)),
+            closed,
+            timeout: config.timeout,
+            hello: Frame::Null,
+            tasks: [reader, writer],
+        };
+        client.hello = match client.call(&[b"HELLO", b"3"]).await {
+            Ok(hello @ Frame::Map(_)) => hello,
+            Ok(other) => return Err(RemoteError::Unexpected(format!("{other:?}"))),
+            Err(RemoteError::Server(e)) => return Err(RemoteError::Resp3Unsupported(e)),
+            Err(e) => return Err(e),
+        };
+        Ok(client)
+    }
+
+    /// The server's answer to `HELLO 3` (a map: server, version, proto, id, ...).
+    pub fn hello(&self) -> &Frame {
+        &self.hello
+    }
+
+    /// The connection id the server gave (`id` in the `HELLO` reply), if any.
+    pub fn id(&self) -> Option<i64> {
+        match &self.hello {
+            Frame::Map(pairs) => pairs.iter().find_map(|(k, v)| match (k, v) {
+                (Frame::Bulk(k) | Frame::Simple(k), Frame::Integer(id)) if k == b"id" => Some(*id),
+                _ => None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Sends one command and waits for its reply. An error reply is [`RemoteError::Server`].
+    pub async fn call(&self, args: &[&[u8]]) -> Result<Frame, RemoteError> {
+        let _permit = tokio::time::timeout(self.timeout, self.permits.acquire())
+            .await
+            .map_err(|_| RemoteError::Timeout)?
+            .map_err(|_| RemoteError::Disconnected)?;
+        if self.is_closed() {
+            return Err(RemoteError::Disconnected);
+        }
+        let mut bytes = Vec::new();
+        encode_command(&mut bytes, args);
+        let (reply, answer) = oneshot::channel();
+        let send = self.requests.send(Outgoing { bytes, reply });
+        let wait = async {
+            send.await.map_err(|_| RemoteError::Disconnected)?;
+            answer.await.map_err(|_| RemoteError::Disconnected)?
+        };
+        match tokio::time::timeout(self.timeout, wait).await {
+            Err(_) => Err(RemoteError::Timeout),
+            Ok(Ok(Frame::Error(e) | Frame::BulkError(e))) => Err(RemoteError::Server(
+                String::from_utf8_lossy(&e).into_owned(),
+            )),
+            Ok(other) => other,
+        }
+    }
+
+    /// `GET key`.
+    pub async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, RemoteError> {
+        match self.call(&[b"GET", key]).await? {
+            Frame::Bulk(v) => Ok(Some(v)),
+            Frame::Null => Ok(None),
+            other => Err(RemoteError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// `SET key value`.
+    pub async fn set(&self, key: &[u8], value: &[u8]) -> Result<(), RemoteError> {
+        match self.call(&[b"SET", key, value]).await? {
+            Frame::Simple(_) => Ok(()),
+            other => Err(RemoteError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// `DEL key`: whether the key existed.
+    pub async fn del(&self, key: &[u8]) -> Result<bool, RemoteError> {
+        match self.call(&[b"DEL", key]).await? {
+            Frame::Integer(n) => Ok(n > 0),
+            other => Err(RemoteError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// Resolves when the connection has ended.
+    pub async fn closed(&self) {
+        let mut rx = self.closed.clone();
+        let _ = rx.wait_for(|c| *c).await;
+    }
+
+    /// Closes the connection: waiting requests fail, the disconnect handler runs.
+    pub fn close(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+async fn write_loop(
+    mut write: OwnedWriteHalf,
+    mut outgoing: mpsc::Receiver<Outgoing>,
+    shared: Arc<Shared>,
+) {
+    let _guard = CloseOnDrop(Arc::clone(&shared));
+    while let Some(Outgoing { bytes, reply }) = outgoing.recv().await {
+        if *shared.closed.borrow() {
+            let _ = reply.send(Err(RemoteError::Disconnected));
+            continue;
+        }
+        shared.pending.lock().push_back(reply);
+        if *shared.closed.borrow() {
+            // The reader closed after the check above: fail the slot just queued too.
+            shared.close(RemoteError::Disconnected);
+            continue;
+        }
+        if write.write_all(&bytes).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// Closes the connection's shared state when a task ends in any way (return, abort, panic).
+struct CloseOnDrop(Arc<Shared>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close(RemoteError::Disconnected);
+    }
+}
+
+async fn read_loop(
+    mut read: OwnedReadHalf,
+    shared: Arc<Shared>,
+    on_push: Option<PushHandler>,
+    max_reply_bytes: usize,
+) {
+    let _guard = CloseOnDrop(Arc::clone(&shared));
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        // Hand out every complete frame in the buffer.
+        let mut start = 0;
+        loop {
+            match parse_frame(&buf[start..]) {
+                Ok(Some((frame, used))) => {
+                    start += used;
+                    deliver(frame, &shared, on_push.as_ref());
+                }
+                Ok(None) => break,
+                Err(e) => return shared.close(RemoteError::Protocol(e)),
+            }
+        }
+        buf.drain(..start);
+        if buf.len() > max_reply_bytes {
+            return shared.close(RemoteError::ReplyTooLarge(max_reply_bytes));
+        }
+        match read.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn deliver(frame: Frame, shared: &Shared, on_push: Option<&PushHandler>) {
+    if let Frame::Push(_) = frame {
+        if let Some(h) = on_push {
+            h(&frame);
+        }
+        return;
+    }
+    let slot = shared.pending.lock().pop_front();
+    if let Some(slot) = slot {
+        let _ = slot.send(Ok(frame));
+    }
+}
