@@ -54,6 +54,9 @@
 //!   `CLIENT TRACKING` pushes invalidate the L1, the L1 TTL bounds staleness, a dropped
 //!   connection flushes the L1 and the tier reconnects with tracking re-enabled.
 //!   `cargo run -p larder --release --example l1l2_latency` measures invalidation latency.
+//! * **Hot keys** ([`hotkeys`]): detection over a sliding window (the engine's top-k), an L1
+//!   that admits only hot keys ([`hotkeys::HotTier`], promotion), and key splitting into N
+//!   replicas `key#r` ([`hotkeys::SplitKeys`]: writes update all, reads pick one at random).
 //! * **Warming** ([`warm`]): preload from a key list or the database's top-N query, rate-limited,
 //!   with a progress bar; background refresh of popular keys. `cargo run -p larder --example warming`.
 //!
@@ -74,6 +77,7 @@ mod block;
 pub mod cache;
 pub mod consistency;
 mod flight;
+pub mod hotkeys;
 pub mod lease;
 pub mod read_through;
 pub mod refresh;

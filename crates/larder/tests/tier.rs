@@ -6,45 +6,16 @@
 use larder::ManualClock;
 use larder::remote::{RemoteClient, RemoteConfig};
 use larder::tier::{Tier, TierConfig};
-use larder_server::{Config, Server};
+mod inproc;
+
+use inproc::TestServer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 /// A bound only a hang reaches.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-struct TestServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl TestServer {
-    async fn start() -> TestServer {
-        let server = Server::bind(Config {
-            port: 0,
-            ..Config::default()
-        })
-        .await
-        .expect("bind");
-        let addr = server.local_addr().expect("address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            addr,
-            stop: Some(stop),
-        }
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-    }
-}
 
 /// Invalidations as they reach the L1: `Some(key)` or `None` for a flush.
 type Seen = mpsc::Receiver<Option<Vec<u8>>>;
