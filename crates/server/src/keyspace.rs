@@ -5,8 +5,9 @@
 //! of the table in O(1). The engine counts live keys per physical database exactly (its key
 //! classes), which gives `DBSIZE` and `INFO keyspace` in O(shards).
 //!
-//! Memory: each entry weighs its key and value bytes plus [`ENTRY_OVERHEAD`], the engine's
-//! per-entry cost measured for this layout; `maxmemory` becomes the engine's byte budget, so
+//! Memory: each entry weighs the heap bytes of its key (none for a key stored inline, see
+//! [`Key`]) and of its value plus [`ENTRY_OVERHEAD`], the engine's per-entry cost for this
+//! layout; `maxmemory` becomes the engine's byte budget, so
 //! the engine's eviction policy is the server's eviction policy. That budget is then
 //! reconciled with the allocator ([`Keyspace::reconcile`]) so that the whole process, not just
 //! the weighed data, stays within `maxmemory`. The `volatile-*` policies evict only keys with
@@ -33,9 +34,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 /// Databases, as Redis's default `databases 16`.
 pub const DATABASES: usize = 16;
 
-/// Bytes charged per entry beyond its key and value bytes: the engine slot, index and policy
-/// metadata and allocator rounding for this layout (see `docs/benchmarks.md`).
-pub const ENTRY_OVERHEAD: usize = 64;
+/// Bytes charged per entry beyond its key's and value's heap bytes: the engine slot (64 bytes
+/// with a [`Key`] of 24 and a [`Value`] of 24), index and policy metadata, as a round figure
+/// (see `docs/benchmarks.md`, "Memory per key").
+pub const ENTRY_OVERHEAD: usize = 72;
 
 /// The budget used when `maxmemory` is 0 (no limit).
 pub const UNLIMITED: u64 = 1 << 48;
@@ -65,8 +67,7 @@ thread_local! {
     static HOT_TICK: Cell<u32> = const { Cell::new(0) };
 }
 
-/// A stored key: one byte of physical database, then the client's key.
-pub type Key = Box<[u8]>;
+pub use crate::key::Key;
 
 /// A key being looked up: built on the stack for keys up to 63 bytes.
 pub type LookupKey = SmallVec<[u8; 64]>;
@@ -176,7 +177,7 @@ pub struct Keyspace {
     /// `maxmemory` is set and the policy is not an `allkeys-*` one: writes must check the
     /// limit themselves (read without a lock on every write).
     writes_check: AtomicBool,
-    /// The data budget: the engine weight (key + value + [`ENTRY_OVERHEAD`] per entry) the data
+    /// The data budget: the engine weight (key and value heap bytes + [`ENTRY_OVERHEAD`] per entry) the data
     /// may reach so that the process stays within `maxmemory` (see [`Keyspace::reconcile`]).
     data_budget: AtomicU64,
     /// How entries are weighed against the engine's per-shard budgets (see
@@ -193,7 +194,7 @@ impl std::fmt::Debug for Keyspace {
 }
 
 fn weigh(key: &Key, value: &Value) -> u32 {
-    (key.len() + value.heap_bytes() + ENTRY_OVERHEAD).min(u32::MAX as usize) as u32
+    (key.heap_bytes() + value.heap_bytes() + ENTRY_OVERHEAD).min(u32::MAX as usize) as u32
 }
 
 /// The weigher's view of the engine budget: an entry that fits the whole budget is weighed at
@@ -297,7 +298,7 @@ impl Keyspace {
     }
 
     /// Reconciles `maxmemory` with what the allocator reports: sets the budget of the data
-    /// (engine weight: key + value + [`ENTRY_OVERHEAD`] per entry) so that `allocated`, the
+    /// (engine weight: key and value heap bytes + [`ENTRY_OVERHEAD`] per entry) so that `allocated`, the
     /// bytes the whole process holds, stays within `maxmemory`. Called at start, on `CONFIG
     /// SET`, and `hz` times a second by the server.
     ///

@@ -11,6 +11,7 @@
 //!   write the replies in one batch.
 //! * [`cmd`] — the command table and one module per command family.
 //! * [`keyspace`] — the 16 databases over one engine store, `maxmemory` and its policies.
+//!   Keys are stored as [`key::Key`]: up to 22 bytes inline, longer ones on the heap.
 //! * [`memory`] — the allocator's figures (jemalloc), RSS and CPU time for INFO and for
 //!   reconciling `maxmemory` with the memory the process really holds.
 //! * [`value`] — what a key holds: strings, and hashes, lists, sets and sorted sets, each with
@@ -62,6 +63,7 @@ pub mod config;
 pub mod connection;
 pub mod events;
 pub mod glob;
+pub mod key;
 pub mod keyspace;
 pub mod memory;
 pub mod monitor;

@@ -8,7 +8,7 @@
 use super::info::{memory_figures, ratio};
 use super::{Ctx, Spec, TABLE, err, flag, int_arg};
 use crate::config::{self, Config};
-use crate::keyspace::ENTRY_OVERHEAD;
+use crate::keyspace::{ENTRY_OVERHEAD, Key};
 use crate::memory::{self, human};
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -696,8 +696,9 @@ fn memory(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     }
 }
 
-/// `MEMORY USAGE key [SAMPLES n]`: what the key is charged against `maxmemory` — its bytes
-/// (with the database byte), its value's bytes and the per-entry overhead. Strings need no
+/// `MEMORY USAGE key [SAMPLES n]`: what the key is charged against `maxmemory` — its heap
+/// bytes (with the database byte; none when stored inline), its value's bytes and the
+/// per-entry overhead. Strings need no
 /// sampling, so `SAMPLES` is checked and otherwise ignored.
 fn memory_usage(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let mut at = 3;
@@ -716,7 +717,7 @@ fn memory_usage(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let key = args[2];
     let db = ctx.db();
     match ctx.shared.keyspace.peek_with(db, key, |value, _| {
-        key.len() + 1 + value.heap_bytes() + ENTRY_OVERHEAD
+        Key::heap_bytes_for(key.len() + 1) + value.heap_bytes() + ENTRY_OVERHEAD
     }) {
         Some(bytes) => ctx.reply.integer(bytes as i64),
         None => ctx.reply.null(),
