@@ -14,9 +14,10 @@
 //!
 //! `cargo run -p larder --release --example l1l2_latency`
 
+mod inproc_server;
+
 use larder::remote::{RemoteClient, RemoteConfig};
 use larder::tier::{Tier, TierConfig};
-use larder_server::{Config, Server};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,19 +90,9 @@ async fn measure(name: &str, addr: String) -> Result<(), Error> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Error> {
-    let server = Server::bind(Config {
-        port: 0,
-        ..Config::default()
-    })
-    .await?;
-    let addr = server.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
-    measure("larder serve", addr.to_string()).await?;
-    drop(stop);
-    running.await??;
+    let server = inproc_server::start().await?;
+    measure("larder serve", server.addr.clone()).await?;
+    server.stop().await?;
 
     let redis = Command::new("redis-server")
         .args([

@@ -57,6 +57,7 @@
 //! * **Hot keys** ([`hotkeys`]): detection over a sliding window (the engine's top-k), an L1
 //!   that admits only hot keys ([`hotkeys::HotTier`], promotion), and key splitting into N
 //!   replicas `key#r` ([`hotkeys::SplitKeys`]: writes update all, reads pick one at random).
+//!   `cargo run -p larder --example hot_keys`.
 //! * **Warming** ([`warm`]): preload from a key list or the database's top-N query, rate-limited,
 //!   with a progress bar; background refresh of popular keys. `cargo run -p larder --example warming`.
 //!
