@@ -24,13 +24,21 @@
 //! | [`server`] | the client-facing listener |
 //! | [`smuggling`] | requests with both Content-Length and Transfer-Encoding refused |
 //! | [`config`] | `edge.toml` |
+//! | [`purge`] | purge selectors (URL, prefix, glob, tag, all), hard/soft, the tag index |
+//! | [`admin`] | the admin listener (bearer token): purge, metrics, fan-out to peer edges |
+//! | [`metrics`] | counters on the request path, Prometheus text exposition |
+//! | [`esi`] | ESI 1.0 subset: parser, assembler fetching fragments through the cache |
 //!
 //! ## Concurrency model
 //!
 //! One tokio task per client connection. The cache is the engine's sharded store: a hit clones
 //! an `Arc` under a shard read lock and nothing is held across `.await`. Misses on one key are
 //! coalesced on a `watch` channel ([`coalesce`]); a stale-while-revalidate refresh is one
-//! spawned task per key, started only when no fetch for that key is in flight.
+//! spawned task per key, started only when no fetch for that key is in flight. Metrics are
+//! relaxed atomic counters. The tag index is one mutex taken when a response is stored or
+//! purged, never on a hit. The admin listener runs on the same runtime, one task per
+//! connection; a purge's fan-out is one task per peer. An ESI document's includes are fetched
+//! by one task each (aborted if the client goes away).
 //!
 //! ## Bounds
 //!
@@ -38,7 +46,9 @@
 //! through unstored), variants per key (`max_variants`), waiters per key
 //! (`coalesce_max_waiters`) and their wait (`coalesce_timeout_ms`), request header size
 //! (`max_request_header_bytes`), and time: connect, response header and client header timeouts.
-//! Uncacheable bodies are streamed, never buffered whole.
+//! Uncacheable bodies are streamed, never buffered whole. The tag index (2^20 pairs; a purge by
+//! tag scans when it overflowed), admin bodies and selectors per purge, metrics prefixes (64),
+//! and ESI (depth, includes per document, time per fragment, assembled size) are bounded too.
 
 pub mod admin;
 pub mod body;
