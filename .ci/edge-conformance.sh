@@ -20,20 +20,8 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-say() { echo "edge-conformance.sh: $*"; }
-die() {
-    echo "edge-conformance.sh: $*" >&2
-    exit 1
-}
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null; then
-        sudo "$@"
-    else
-        die "need root (or sudo) to run: $*"
-    fi
-}
+# shellcheck source=.ci/lib.sh
+source .ci/lib.sh  # after the cd to the repository root
 
 [[ ${1:-} == -- ]] && shift
 proxy_cmd=("$@")

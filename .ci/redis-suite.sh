@@ -51,21 +51,8 @@ redis_version=7.0.15
 # identical (diff -r) to upstream's 7.0.15 tag, the tree Redis's own counts were measured on.
 orig_sha256=4b1dc4ee6d622a09fff9c6777191209750fb5e5a725ef78ea012d6eef4c22982
 
-say() { echo "redis-suite.sh: $*"; }
-die() {
-    echo "redis-suite.sh: $*" >&2
-    exit 1
-}
-
-as_root() {
-    if [[ $(id -u) -eq 0 ]]; then
-        "$@"
-    elif command -v sudo >/dev/null; then
-        sudo "$@"
-    else
-        die "need root (or sudo) to run: $*"
-    fi
-}
+# shellcheck source=.ci/lib.sh
+source .ci/lib.sh  # after the cd to the repository root
 
 # Tests allowed to fail: `unit/...: test name` lines; each must also be named in
 # docs/compatibility.md, which says why.

@@ -1,5 +1,6 @@
 # Shared by bench/edge-*.sh (sourced, not run): the release binary, a temporary directory, the
-# processes started here (stopped by PID on exit), and waiting for a port to listen.
+# processes started here (stopped by PID on exit), installing missing anchors, and waiting for a
+# port to listen.
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 larder=${LARDER_BIN:-${CARGO_TARGET_DIR:-target}/release/larder}
@@ -22,4 +23,15 @@ wait_port() {
     done
     echo "nothing listens on $1" >&2
     return 1
+}
+
+# need COMMAND:PACKAGE ... — installs with apt-get the packages whose command is missing.
+need() {
+    local missing=() pair
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+    done
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
 }

@@ -9,39 +9,12 @@
 # requests/s and p99 latency of each proxy and the ratios against nginx and Varnish.
 # Installs nginx, varnish and wrk with apt-get if missing. Ports 18110-18113.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-
 secs=${1:-8}
 rounds=${2:-3}
 conns=${WRK_CONNECTIONS:-32}
-larder=${LARDER_BIN:-${CARGO_TARGET_DIR:-target}/release/larder}
-
-missing=()
-command -v nginx >/dev/null || missing+=(nginx)
-command -v varnishd >/dev/null || missing+=(varnish)
-command -v wrk >/dev/null || missing+=(wrk)
-if [[ ${#missing[@]} -gt 0 ]]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-[[ -x $larder ]] || cargo build --release -p larder-cli
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-wait_port() {
-    for _ in $(seq 1 200); do
-        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "nothing listens on $1" >&2
-    return 1
-}
+# shellcheck source=bench/edge-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/edge-lib.sh"
+need nginx:nginx varnishd:varnish wrk:wrk
 
 # --- the origin: nginx serving a 1 KiB file --------------------------------------------------
 mkdir -p "$tmp/www" "$tmp/origin" "$tmp/nginx/cache"
