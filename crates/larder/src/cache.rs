@@ -716,16 +716,6 @@ where
         if let Some(value) = self.get(&key) {
             return Ok(value);
         }
-        self.load_async(key, load).await
-    }
-
-    /// The miss path of the async loads.
-    pub(crate) async fn load_async<E, F, Fut>(&self, key: K, load: F) -> Result<V, LoadError<E>>
-    where
-        E: Clone + Send + Sync + 'static,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, E>>,
-    {
         self.load_future(key, load, Wait::Async).await
     }
 

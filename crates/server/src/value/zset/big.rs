@@ -54,7 +54,7 @@ pub fn cmp_entries(a_score: f64, a: &[u8], b_score: f64, b: &[u8]) -> Ordering {
 }
 
 /// A tree element: a member's slot and its score (a copy of the table's, kept equal to it).
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 struct Item {
     score: f64,
     id: u32,
