@@ -256,7 +256,7 @@ impl Keyspace {
             weight_cap,
         };
         keyspace.set_engine_capacity(Self::budget(maxmemory, policy));
-        keyspace.reconcile(crate::memory::allocator_stats().map(|a| a.allocated));
+        keyspace.reconcile(crate::memory::limited_bytes());
         keyspace
     }
 
@@ -280,7 +280,7 @@ impl Keyspace {
         self.writes_check
             .store(Self::writes_check(maxmemory, policy), Ordering::Relaxed);
         self.set_engine_capacity(Self::budget(maxmemory, policy));
-        self.reconcile(crate::memory::allocator_stats().map(|a| a.allocated));
+        self.reconcile(crate::memory::limited_bytes());
     }
 
     /// `maxmemory` (0: none) and the policy in force.
@@ -298,8 +298,10 @@ impl Keyspace {
     }
 
     /// Reconciles `maxmemory` with what the allocator reports: sets the budget of the data
-    /// (engine weight: key and value heap bytes + [`ENTRY_OVERHEAD`] per entry) so that `allocated`, the
-    /// bytes the whole process holds, stays within `maxmemory`. Called at start, on `CONFIG
+    /// (engine weight: key and value heap bytes + [`ENTRY_OVERHEAD`] per entry) so that
+    /// `allocated`, the allocator's figure for the whole process
+    /// ([`AllocatorStats::limited_bytes`](crate::memory::AllocatorStats::limited_bytes): the bytes it holds and the freed pages it keeps
+    /// resident), stays within `maxmemory`. Called at start, on `CONFIG
     /// SET`, and `hz` times a second by the server.
     ///
     /// The aim is `target` = `maxmemory` less a margin of 1/32 (3 %), which absorbs what moves

@@ -4,6 +4,8 @@
 //!
 //! [`Keyspace::reconcile`]: crate::keyspace::Keyspace::reconcile
 
+use std::sync::OnceLock;
+
 /// jemalloc's view of the heap, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AllocatorStats {
@@ -13,6 +15,43 @@ pub struct AllocatorStats {
     pub active: u64,
     /// Bytes of allocator memory mapped and resident (`stats.resident`).
     pub resident: u64,
+}
+
+impl AllocatorStats {
+    /// The bytes `maxmemory` is held to ([`Keyspace::reconcile`]): what the program holds
+    /// (`allocated`) plus the pages the allocator keeps resident beyond the pages in use
+    /// (`resident − active`: freed pages not yet returned to the system, and metadata), less what
+    /// that was when the process started. Under churn jemalloc keeps freed pages resident for
+    /// seconds (its decay), so that part of the RSS grows with the rate of writes, not the
+    /// data; counting it keeps the RSS within `maxmemory` of the idle RSS, which `allocated`
+    /// alone does not.
+    ///
+    /// [`Keyspace::reconcile`]: crate::keyspace::Keyspace::reconcile
+    pub fn limited_bytes(&self) -> u64 {
+        static AT_START: OnceLock<u64> = OnceLock::new();
+        self.limited_bytes_since(*AT_START.get_or_init(|| self.unused_resident()))
+    }
+
+    /// [`AllocatorStats::limited_bytes`] with the unused resident bytes at start given.
+    fn limited_bytes_since(&self, unused_resident_at_start: u64) -> u64 {
+        self.allocated
+            + self
+                .unused_resident()
+                .saturating_sub(unused_resident_at_start)
+    }
+
+    /// Resident pages the allocator holds beyond the pages in use.
+    fn unused_resident(&self) -> u64 {
+        self.resident.saturating_sub(self.active)
+    }
+}
+
+/// What [`Keyspace::reconcile`] is given: [`AllocatorStats::limited_bytes`], or `None` without
+/// allocator figures.
+///
+/// [`Keyspace::reconcile`]: crate::keyspace::Keyspace::reconcile
+pub fn limited_bytes() -> Option<u64> {
+    allocator_stats().map(|a| a.limited_bytes())
 }
 
 /// The allocator's figures, or `None` when jemalloc is not the process's global allocator (the
@@ -161,5 +200,26 @@ mod tests {
         assert!(rss().is_some_and(|r| r > 0));
         assert!(cpu_times().is_some());
         assert!(total_system_memory() > 0);
+    }
+
+    #[test]
+    fn the_limited_figure_counts_resident_pages_beyond_the_start() {
+        let at = |allocated, active, resident| AllocatorStats {
+            allocated,
+            active,
+            resident,
+        };
+        // At start: 2 MB resident beyond the active pages; that part is the idle baseline.
+        let start = at(1_000_000, 1_200_000, 3_200_000);
+        assert_eq!(
+            start.limited_bytes_since(start.unused_resident()),
+            1_000_000
+        );
+        // Under churn the allocator keeps 10 MB of freed pages: they count.
+        let churn = at(60_000_000, 63_000_000, 75_000_000);
+        assert_eq!(churn.limited_bytes_since(2_000_000), 70_000_000);
+        // Fewer unused pages than at start never count below what the program holds.
+        let lean = at(5_000_000, 5_000_000, 5_500_000);
+        assert_eq!(lean.limited_bytes_since(2_000_000), 5_000_000);
     }
 }

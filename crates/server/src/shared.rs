@@ -238,7 +238,8 @@ impl Shared {
         if let Some(a) = allocator {
             self.peak_memory.fetch_max(a.allocated, Ordering::Relaxed);
         }
-        self.keyspace.reconcile(allocator.map(|a| a.allocated));
+        self.keyspace
+            .reconcile(allocator.map(|a| a.limited_bytes()));
         if self.tracking.active() {
             let max = self.config.read().tracking_table_max_keys;
             self.tracking.limit(self, max);
