@@ -47,8 +47,10 @@
 //!   minimum-version reads (`X-Min-Version` style). `cargo run -p larder --example read_your_writes`.
 //! * **Client-side sharding** ([`shard`], [`Sharder`]): which server owns a key — modulo, key
 //!   ranges, or a consistent-hash ring with virtual nodes ([`HashRing`], ketama style, 160
-//!   points per node); adding a node moves keys only to it, removing one only from it.
-//!   `cargo run -p larder --release --example sharding` prints the moved fraction and balance.
+//!   points per node; [`HashRing::ketama`] builds libketama's continuum, so the placement
+//!   matches libmemcached/twemproxy/uhashring clients of the same pool); adding a node moves
+//!   keys only to it, removing one only from it. `cargo run -p larder --release --example
+//!   sharding` prints the moved fraction and balance, over many sets of node names.
 //! * **L1/L2 tiering** ([`tier`], [`Tier`], over [`remote`]'s RESP3/RESP2 client
 //!   [`RemoteClient`]): an in-process L1 in front of a remote L2 (`larder serve` or
 //!   redis-server); the L1 is invalidated by the server's `CLIENT TRACKING` (default, `BCAST`
@@ -103,6 +105,6 @@ pub use larder_engine::{Clock, ManualClock, PolicyKind, SystemClock, Timestamp};
 pub use read_through::{Loader, ReadThrough};
 pub use refresh::{RefreshAhead, RefreshAheadBuilder};
 pub use remote::{Protocol, RemoteClient, RemoteConfig, RemoteError};
-pub use shard::{HashRing, ModuloSharder, RangeSharder, ShardError, Sharder};
+pub use shard::{HashRing, ModuloSharder, RangeSharder, RingScheme, ShardError, Sharder};
 pub use tier::{Invalidation, Tier, TierConfig, TierStats};
 pub use xfetch::XFetch;
