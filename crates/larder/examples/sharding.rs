@@ -46,6 +46,13 @@ fn median(v: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
+fn sorted(v: &[f64], decimals: usize) -> String {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let all: Vec<String> = v.iter().map(|x| format!("{x:.decimals$}")).collect();
+    all.join(" ")
+}
+
 fn over_name_sets(n: usize, sets: usize) {
     println!(
         "\n{n} keys, {sets} sets of node names `cache-<set>-<i>.internal:6379`, 10 -> 11 nodes"
@@ -94,16 +101,13 @@ fn over_name_sets(n: usize, sets: usize) {
             ten.iter().filter(|&&r| r <= 1.1).count(),
         );
         if vnodes == 160 {
-            ten.sort_by(f64::total_cmp);
-            at_160.push((label, ten));
+            at_160.push((label, ten, moved));
         }
     }
-    for (label, ten) in at_160 {
-        let all: Vec<String> = ten.iter().map(|r| format!("{r:.3}")).collect();
-        println!(
-            "\n{label}, max/mean on 10 nodes per name set, sorted: {}",
-            all.join(" ")
-        );
+    for (label, ten, moved) in at_160 {
+        println!("\n{label}, per name set, sorted:");
+        println!("  max/mean on 10 nodes: {}", sorted(&ten, 3));
+        println!("  % of the keys moved 10 -> 11: {}", sorted(&moved, 2));
     }
 }
 
