@@ -6,7 +6,9 @@
 //! * a write by another client invalidates the L1 (SET and DEL; FLUSHALL flushes it);
 //! * a dropped connection (the data connection, and on RESP2 the subscriber) flushes the L1,
 //!   the tier reconnects and invalidations work again;
-//! * a lost invalidation is bounded by the L1 TTL (manual clock).
+//! * a lost invalidation is bounded by the L1 TTL (manual clock);
+//! * reads racing 300 writes never leave a stale value in the L1 once the invalidations have
+//!   arrived (the fill-race guard; with the guard disabled this fails on every run).
 //!
 //! Waits are on the tier's invalidation observer under a bound only a hang reaches; nothing
 //! asserts on timing.
@@ -305,6 +307,52 @@ async fn a_lost_invalidation_is_bounded_by_the_l1_ttl(addr: &str) {
     }
 }
 
+/// Waits until every invalidation the server sent A before now has reached A's L1: a `PING`
+/// on the connection invalidations arrive on is answered after them.
+async fn barrier(a: &Tier) {
+    let conn = a.subscriber().or_else(|| a.remote()).expect("connected");
+    conn.call(&[b"PING"]).await.expect("the server answers");
+}
+
+async fn racing_fills_never_leave_a_stale_value(addr: &str) {
+    for (p, inv) in modes() {
+        let ctx = format!("{p:?} {inv:?}");
+        let (a, _seen) = tier(addr, p, &inv, None).await;
+        let a = Arc::new(a);
+        let w = Writer::new(addr, p, &inv).await;
+        w.set(b"user:race", b"0").await;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (a, stop) = (Arc::clone(&a), Arc::clone(&stop));
+                tokio::spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        read(&a, b"user:race").await;
+                        // An L1 hit never waits: let the connection tasks run.
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        const WRITES: usize = 300;
+        for i in 1..=WRITES {
+            w.set(b"user:race", i.to_string().as_bytes()).await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for r in readers {
+            r.await.expect("reader");
+        }
+        barrier(&a).await;
+        if let Some(v) = a.l1().get(b"user:race".as_slice()) {
+            assert_eq!(
+                v,
+                WRITES.to_string().into_bytes(),
+                "{ctx}: a stale fill survived"
+            );
+        }
+    }
+}
+
 /// Two tests per check: against `larder serve` and against redis-server.
 macro_rules! on_both_servers {
     ($($check:ident: $larder:ident, $redis:ident;)*) => {$(
@@ -332,6 +380,9 @@ on_both_servers! {
     a_lost_invalidation_is_bounded_by_the_l1_ttl:
         larder_a_lost_invalidation_is_bounded_by_the_l1_ttl,
         redis_a_lost_invalidation_is_bounded_by_the_l1_ttl;
+    racing_fills_never_leave_a_stale_value:
+        larder_racing_fills_never_leave_a_stale_value,
+        redis_racing_fills_never_leave_a_stale_value;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
