@@ -286,7 +286,9 @@ impl RemoteClient {
 
     /// Sends `commands` back to back (no other caller's command between them) and waits for
     /// every reply, in order. The first error reply fails the whole call
-    /// ([`RemoteError::Server`]); the commands after it were still executed.
+    /// ([`RemoteError::Server`]); the commands after it were still executed. A pipeline takes
+    /// one in-flight permit per command: one longer than [`RemoteConfig::max_in_flight`]
+    /// times out.
     pub async fn pipeline(&self, commands: &[&[&[u8]]]) -> Result<Vec<Frame>, RemoteError> {
         if commands.iter().any(|c| is_subscription(c)) {
             return Err(RemoteError::Unsupported(
