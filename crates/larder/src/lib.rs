@@ -47,12 +47,17 @@
 //!   minimum-version reads (`X-Min-Version` style). `cargo run -p larder --example read_your_writes`.
 //! * **Client-side sharding** ([`shard`], [`Sharder`]): which server owns a key — modulo, key
 //!   ranges, or a consistent-hash ring with virtual nodes ([`HashRing`], ketama style, 160
-//!   points per node); adding a node moves keys only to it, removing one only from it.
-//!   `cargo run -p larder --release --example sharding` prints the moved fraction and balance.
-//! * **L1/L2 tiering** ([`tier`], [`Tier`], over [`remote`]'s RESP3 client [`RemoteClient`]):
-//!   an in-process L1 in front of a remote L2 (`larder serve` or redis-server); the server's
-//!   `CLIENT TRACKING` pushes invalidate the L1, the L1 TTL bounds staleness, a dropped
-//!   connection flushes the L1 and the tier reconnects with tracking re-enabled.
+//!   points per node; [`HashRing::ketama`] builds libketama's continuum, so the placement
+//!   matches libmemcached/twemproxy/uhashring clients of the same pool); adding a node moves
+//!   keys only to it, removing one only from it. `cargo run -p larder --release --example
+//!   sharding` prints the moved fraction and balance, over many sets of node names.
+//! * **L1/L2 tiering** ([`tier`], [`Tier`], over [`remote`]'s RESP3/RESP2 client
+//!   [`RemoteClient`]): an in-process L1 in front of a remote L2 (`larder serve` or
+//!   redis-server); the L1 is invalidated by the server's `CLIENT TRACKING` (default, `BCAST`
+//!   with prefixes, or `OPTIN`; on RESP2 through a second connection subscribed to
+//!   `__redis__:invalidate`) or by an application pub/sub channel ([`Invalidation`]); the L1
+//!   TTL bounds staleness, a dropped connection flushes the L1 and the tier reconnects with
+//!   its invalidation re-enabled.
 //!   `cargo run -p larder --release --example l1l2_latency` measures invalidation latency.
 //! * **Hot keys** ([`hotkeys`]): detection over a sliding window (the engine's top-k), an L1
 //!   that admits only hot keys ([`hotkeys::HotTier`], promotion), and key splitting into N
@@ -99,7 +104,7 @@ pub use cache::{
 pub use larder_engine::{Clock, ManualClock, PolicyKind, SystemClock, Timestamp};
 pub use read_through::{Loader, ReadThrough};
 pub use refresh::{RefreshAhead, RefreshAheadBuilder};
-pub use remote::{RemoteClient, RemoteConfig, RemoteError};
-pub use shard::{HashRing, ModuloSharder, RangeSharder, ShardError, Sharder};
-pub use tier::{Tier, TierConfig, TierStats};
+pub use remote::{Protocol, RemoteClient, RemoteConfig, RemoteError};
+pub use shard::{HashRing, ModuloSharder, RangeSharder, RingScheme, ShardError, Sharder};
+pub use tier::{Invalidation, Tier, TierConfig, TierStats};
 pub use xfetch::XFetch;

@@ -1,21 +1,27 @@
-//! An async RESP3 client over tokio TCP, for the L1/L2 tier ([`crate::tier`]): works with
-//! `larder serve` and with redis-server.
+//! An async RESP client (RESP3 or RESP2) over tokio TCP, for the L1/L2 tier ([`crate::tier`]):
+//! works with `larder serve` and with redis-server.
 //!
 //! ## Parts
 //!
-//! * [`RemoteClient::connect`] opens the connection and sends `HELLO 3`; a server that does not
-//!   speak RESP3 is refused ([`RemoteError::Resp3Unsupported`]).
+//! * [`RemoteClient::connect`] opens the connection. With [`Protocol::Resp3`] (the default) it
+//!   sends `HELLO 3`; a server that does not speak RESP3 is refused
+//!   ([`RemoteError::Resp3Unsupported`]). With [`Protocol::Resp2`] it sends `CLIENT ID` to learn
+//!   its connection id (for `CLIENT TRACKING ... REDIRECT id`).
 //! * [`RemoteClient::call`] sends any command and waits for its reply; [`get`](RemoteClient::get),
-//!   [`set`](RemoteClient::set), [`del`](RemoteClient::del) are typed shortcuts.
+//!   [`set`](RemoteClient::set), [`del`](RemoteClient::del), [`publish`](RemoteClient::publish)
+//!   are typed shortcuts. [`RemoteClient::pipeline`] sends several commands back to back with
+//!   no other caller's command between them (`CLIENT CACHING yes` + `GET`).
+//! * [`RemoteClient::subscribe`] subscribes to one channel and waits for the confirmation.
+//!   Messages then reach the [`PushHandler`] as `Frame::Push(["message", channel, payload])`
+//!   on both protocols (RESP2 sends them as arrays; they are recognised once the connection
+//!   has subscribed). `call` refuses the (un)subscribe commands, whose confirmations are not
+//!   one reply per command.
 //! * RESP3 push frames (`>`, such as `CLIENT TRACKING`'s `invalidate`) never answer a request:
 //!   they are handed to the [`PushHandler`] given at connect time, on the reader task, in the
 //!   order they arrive relative to replies.
 //! * When the connection ends (EOF, error, a reply too large, or [`RemoteClient::close`]), every
 //!   waiting request fails with [`RemoteError::Disconnected`], the [`DisconnectHandler`] runs
 //!   once, and [`RemoteClient::closed`] resolves. The client does not reconnect; the tier does.
-//!
-//! Request/reply commands only: a RESP3 `SUBSCRIBE` answers with pushes, which would go to the
-//! push handler and leave the request unanswered.
 //!
 //! ## Concurrency model
 //!
@@ -38,6 +44,7 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -78,6 +85,19 @@ pub enum RemoteError {
     /// A reply of a type the command does not return.
     #[error("unexpected reply {0}")]
     Unexpected(String),
+    /// A command this client does not send through [`RemoteClient::call`].
+    #[error("unsupported: {0}")]
+    Unsupported(&'static str),
+}
+
+/// The protocol a [`RemoteClient`] speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// RESP3 (`HELLO 3`): pushes (invalidations, pub/sub messages) arrive on any connection.
+    #[default]
+    Resp3,
+    /// RESP2: no pushes; invalidations need a second, subscribed connection.
+    Resp2,
 }
 
 /// Where and how to connect.
@@ -85,6 +105,8 @@ pub enum RemoteError {
 pub struct RemoteConfig {
     /// `host:port`.
     pub addr: String,
+    /// RESP3 (default) or RESP2.
+    pub protocol: Protocol,
     /// Requests queued or waiting for a reply at most (default 1,024).
     pub max_in_flight: usize,
     /// Bytes of one unfinished reply buffered at most (default 64 MiB).
@@ -98,6 +120,7 @@ impl RemoteConfig {
     pub fn new(addr: impl Into<String>) -> Self {
         Self {
             addr: addr.into(),
+            protocol: Protocol::Resp3,
             max_in_flight: 1024,
             max_reply_bytes: 64 << 20,
             timeout: Duration::from_secs(5),
@@ -109,16 +132,20 @@ type Slot = oneshot::Sender<Result<Frame, RemoteError>>;
 
 struct Outgoing {
     bytes: Vec<u8>,
-    reply: Slot,
+    /// One slot per command in `bytes`, in order.
+    replies: Vec<Slot>,
 }
 
-/// One RESP3 connection. Dropping it closes the connection.
+/// One RESP connection. Dropping it closes the connection.
 pub struct RemoteClient {
     requests: mpsc::Sender<Outgoing>,
     permits: Arc<Semaphore>,
     closed: watch::Receiver<bool>,
     timeout: Duration,
     hello: Frame,
+    id: Option<i64>,
+    protocol: Protocol,
+    shared: Arc<Shared>,
     tasks: [JoinHandle<()>; 2],
 }
 
@@ -143,6 +170,10 @@ struct Shared {
     pending: Mutex<VecDeque<Slot>>,
     closed: watch::Sender<bool>,
     on_disconnect: Option<DisconnectHandler>,
+    /// Set before a RESP2 connection's first `SUBSCRIBE`: from then on `message` arrays are
+    /// pushes (such a connection answers nothing else with an array). Never set on RESP3, where
+    /// messages are pushes and an array is a reply.
+    subscriber: AtomicBool,
 }
 
 impl Shared {
@@ -162,8 +193,9 @@ impl Shared {
 }
 
 impl RemoteClient {
-    /// Connects to `config.addr`, sends `HELLO 3`, and starts the reader and writer tasks.
-    /// `on_push` receives every push frame; `on_disconnect` runs once when the connection ends.
+    /// Connects to `config.addr`, starts the reader and writer tasks, and sends `HELLO 3`
+    /// (RESP3) or `CLIENT ID` (RESP2). `on_push` receives every push frame (and, once
+    /// subscribed, every pub/sub message); `on_disconnect` runs once when the connection ends.
     pub async fn connect(
         config: &RemoteConfig,
         on_push: Option<PushHandler>,
@@ -182,6 +214,7 @@ impl RemoteClient {
             pending: Mutex::new(VecDeque::new()),
             closed: closed_tx,
             on_disconnect,
+            subscriber: AtomicBool::new(false),
         });
         let reader = tokio::spawn(read_loop(
             read,
@@ -189,43 +222,85 @@ impl RemoteClient {
             on_push,
             config.max_reply_bytes,
         ));
-        let writer = tokio::spawn(write_loop(write, outgoing, shared));
+        let writer = tokio::spawn(write_loop(write, outgoing, Arc::clone(&shared)));
         let mut client = Self {
             requests,
             permits: Arc::new(Semaphore::new(max_in_flight)),
             closed,
             timeout: config.timeout,
             hello: Frame::Null,
+            id: None,
+            protocol: config.protocol,
+            shared,
             tasks: [reader, writer],
         };
-        client.hello = match client.call(&[b"HELLO", b"3"]).await {
-            Ok(hello @ Frame::Map(_)) => hello,
-            Ok(other) => return Err(RemoteError::Unexpected(format!("{other:?}"))),
-            Err(RemoteError::Server(e)) => return Err(RemoteError::Resp3Unsupported(e)),
-            Err(e) => return Err(e),
-        };
+        match config.protocol {
+            Protocol::Resp3 => {
+                client.hello = match client.call(&[b"HELLO", b"3"]).await {
+                    Ok(hello @ Frame::Map(_)) => hello,
+                    Ok(other) => return Err(RemoteError::Unexpected(format!("{other:?}"))),
+                    Err(RemoteError::Server(e)) => return Err(RemoteError::Resp3Unsupported(e)),
+                    Err(e) => return Err(e),
+                };
+                client.id = match &client.hello {
+                    Frame::Map(pairs) => pairs.iter().find_map(|(k, v)| match (k, v) {
+                        (Frame::Bulk(k) | Frame::Simple(k), Frame::Integer(id)) if k == b"id" => {
+                            Some(*id)
+                        }
+                        _ => None,
+                    }),
+                    _ => None,
+                };
+            }
+            Protocol::Resp2 => {
+                client.id = match client.call(&[b"CLIENT", b"ID"]).await {
+                    Ok(Frame::Integer(id)) => Some(id),
+                    // A server without `CLIENT ID` still serves requests.
+                    Ok(_) | Err(RemoteError::Server(_)) => None,
+                    Err(e) => return Err(e),
+                };
+            }
+        }
         Ok(client)
     }
 
-    /// The server's answer to `HELLO 3` (a map: server, version, proto, id, ...).
+    /// The server's answer to `HELLO 3` (a map: server, version, proto, id, ...);
+    /// `Frame::Null` on a RESP2 connection.
     pub fn hello(&self) -> &Frame {
         &self.hello
     }
 
-    /// The connection id the server gave (`id` in the `HELLO` reply), if any.
+    /// The connection id the server gave (`id` in the `HELLO` reply, or `CLIENT ID` on RESP2),
+    /// if any.
     pub fn id(&self) -> Option<i64> {
-        match &self.hello {
-            Frame::Map(pairs) => pairs.iter().find_map(|(k, v)| match (k, v) {
-                (Frame::Bulk(k) | Frame::Simple(k), Frame::Integer(id)) if k == b"id" => Some(*id),
-                _ => None,
-            }),
-            _ => None,
-        }
+        self.id
     }
 
     /// Sends one command and waits for its reply. An error reply is [`RemoteError::Server`].
+    /// The (un)subscribe commands are refused ([`RemoteError::Unsupported`]): use
+    /// [`subscribe`](RemoteClient::subscribe).
     pub async fn call(&self, args: &[&[u8]]) -> Result<Frame, RemoteError> {
-        let _permit = tokio::time::timeout(self.timeout, self.permits.acquire())
+        let mut replies = self.pipeline(&[args]).await?;
+        replies.pop().ok_or(RemoteError::Disconnected)
+    }
+
+    /// Sends `commands` back to back (no other caller's command between them) and waits for
+    /// every reply, in order. The first error reply fails the whole call
+    /// ([`RemoteError::Server`]); the commands after it were still executed. A pipeline takes
+    /// one in-flight permit per command: one longer than [`RemoteConfig::max_in_flight`]
+    /// times out.
+    pub async fn pipeline(&self, commands: &[&[&[u8]]]) -> Result<Vec<Frame>, RemoteError> {
+        if commands.iter().any(|c| is_subscription(c)) {
+            return Err(RemoteError::Unsupported(
+                "(un)subscribe through call; use RemoteClient::subscribe",
+            ));
+        }
+        self.send(commands).await
+    }
+
+    async fn send(&self, commands: &[&[&[u8]]]) -> Result<Vec<Frame>, RemoteError> {
+        let n = u32::try_from(commands.len()).map_err(|_| RemoteError::Unsupported("pipeline"))?;
+        let _permit = tokio::time::timeout(self.timeout, self.permits.acquire_many(n))
             .await
             .map_err(|_| RemoteError::Timeout)?
             .map_err(|_| RemoteError::Disconnected)?;
@@ -233,19 +308,54 @@ impl RemoteClient {
             return Err(RemoteError::Disconnected);
         }
         let mut bytes = Vec::new();
-        encode_command(&mut bytes, args);
-        let (reply, answer) = oneshot::channel();
-        let send = self.requests.send(Outgoing { bytes, reply });
+        let (mut replies, mut answers) = (Vec::new(), Vec::new());
+        for args in commands {
+            encode_command(&mut bytes, args);
+            let (reply, answer) = oneshot::channel();
+            replies.push(reply);
+            answers.push(answer);
+        }
+        let send = self.requests.send(Outgoing { bytes, replies });
         let wait = async {
             send.await.map_err(|_| RemoteError::Disconnected)?;
-            answer.await.map_err(|_| RemoteError::Disconnected)?
+            let mut frames = Vec::with_capacity(answers.len());
+            for answer in answers {
+                frames.push(answer.await.map_err(|_| RemoteError::Disconnected)??);
+            }
+            Ok::<_, RemoteError>(frames)
         };
-        match tokio::time::timeout(self.timeout, wait).await {
-            Err(_) => Err(RemoteError::Timeout),
-            Ok(Ok(Frame::Error(e) | Frame::BulkError(e))) => Err(RemoteError::Server(
-                String::from_utf8_lossy(&e).into_owned(),
-            )),
-            Ok(other) => other,
+        let frames = tokio::time::timeout(self.timeout, wait)
+            .await
+            .map_err(|_| RemoteError::Timeout)??;
+        for f in &frames {
+            if let Frame::Error(e) | Frame::BulkError(e) = f {
+                return Err(RemoteError::Server(String::from_utf8_lossy(e).into_owned()));
+            }
+        }
+        Ok(frames)
+    }
+
+    /// `SUBSCRIBE channel`, waiting for the server's confirmation. Messages on `channel` then
+    /// reach the push handler as `Push(["message", channel, payload])`. On RESP2 the connection
+    /// accepts only pub/sub commands from then on (the server's rule).
+    pub async fn subscribe(&self, channel: &[u8]) -> Result<(), RemoteError> {
+        if self.protocol == Protocol::Resp2 {
+            self.shared.subscriber.store(true, Ordering::SeqCst);
+        }
+        let mut replies = self.send(&[&[b"SUBSCRIBE", channel]]).await?;
+        match replies.pop() {
+            Some(Frame::Array(parts) | Frame::Push(parts)) if kind_is(&parts, b"subscribe") => {
+                Ok(())
+            }
+            other => Err(RemoteError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// `PUBLISH channel message`: how many subscribers received it.
+    pub async fn publish(&self, channel: &[u8], message: &[u8]) -> Result<i64, RemoteError> {
+        match self.call(&[b"PUBLISH", channel, message]).await? {
+            Frame::Integer(n) => Ok(n),
+            other => Err(RemoteError::Unexpected(format!("{other:?}"))),
         }
     }
 
@@ -299,12 +409,14 @@ async fn write_loop(
     shared: Arc<Shared>,
 ) {
     let _guard = CloseOnDrop(Arc::clone(&shared));
-    while let Some(Outgoing { bytes, reply }) = outgoing.recv().await {
+    while let Some(Outgoing { bytes, replies }) = outgoing.recv().await {
         if *shared.closed.borrow() {
-            let _ = reply.send(Err(RemoteError::Disconnected));
+            for reply in replies {
+                let _ = reply.send(Err(RemoteError::Disconnected));
+            }
             continue;
         }
-        shared.pending.lock().push_back(reply);
+        shared.pending.lock().extend(replies);
         if *shared.closed.borrow() {
             // The reader closed after the check above: fail the slot just queued too.
             shared.close(RemoteError::Disconnected);
@@ -358,10 +470,47 @@ async fn read_loop(
     }
 }
 
+/// Whether `parts` (a push or an array) starts with the bulk or simple string `kind`,
+/// compared ignoring ASCII case.
+pub fn kind_is(parts: &[Frame], kind: &[u8]) -> bool {
+    matches!(parts.first(), Some(Frame::Bulk(k) | Frame::Simple(k)) if k.eq_ignore_ascii_case(kind))
+}
+
+/// The confirmations of these commands are pushes (RESP3), one per channel: they answer the
+/// command rather than going to the push handler.
+const SUBSCRIPTION: [&[u8]; 6] = [
+    b"subscribe",
+    b"psubscribe",
+    b"ssubscribe",
+    b"unsubscribe",
+    b"punsubscribe",
+    b"sunsubscribe",
+];
+
+/// The kinds of pub/sub messages.
+const MESSAGES: [&[u8]; 3] = [b"message", b"pmessage", b"smessage"];
+
+fn is_subscription(args: &[&[u8]]) -> bool {
+    args.first()
+        .is_some_and(|c| SUBSCRIPTION.iter().any(|s| c.eq_ignore_ascii_case(s)))
+}
+
 fn deliver(frame: Frame, shared: &Shared, on_push: Option<&PushHandler>) {
-    if let Frame::Push(_) = frame {
+    let is_push = match &frame {
+        Frame::Push(parts) => !SUBSCRIPTION.iter().any(|k| kind_is(parts, k)),
+        Frame::Array(parts) => {
+            shared.subscriber.load(Ordering::Relaxed) && MESSAGES.iter().any(|k| kind_is(parts, k))
+        }
+        _ => false,
+    };
+    if is_push {
         if let Some(h) = on_push {
-            h(&frame);
+            // A subscribed RESP2 connection's messages are arrays: hand them over as pushes.
+            let push = match frame {
+                Frame::Array(parts) => Frame::Push(parts),
+                other => other,
+            };
+            h(&push);
         }
         return;
     }

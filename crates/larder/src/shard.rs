@@ -10,13 +10,24 @@
 //!   [`Sharder::add_node`] halves the widest range); removing a node hands its ranges to their
 //!   predecessors. Balance depends on where the split points are.
 //! * [`HashRing`] — consistent hashing, ketama style: each node owns `vnodes` points (160 by
-//!   default) at `hash("name#i")` on a 64-bit circle; a key belongs to the first point at or
-//!   after `hash(key)`, wrapping around. Adding a node moves keys only to it (about 1/(N+1) of
-//!   them); removing one moves only its keys.
+//!   default) on a circle; a key belongs to the first point at or after its hash, wrapping
+//!   around. Adding a node moves keys only to it (about 1/(N+1) of them); removing one moves
+//!   only its keys. Two point schemes ([`RingScheme`]):
+//!   - [`RingScheme::Stable`] (the default): points at `stable_hash("name#i")` on a 64-bit
+//!     circle, keys at `stable_hash(key)`;
+//!   - [`RingScheme::Ketama`] ([`HashRing::ketama`]): the libketama continuum, as libmemcached
+//!     (`KETAMA_WEIGHTED` with equal weights), twemproxy (`distribution: ketama`),
+//!     python-memcached/uhashring and PHP's memcached extension build it, so Larder shares a
+//!     pool with them: for `i` in `0..40`, the MD5 of `"name-i"` gives 4 points (bytes
+//!     `4j..4j+4` of the digest read little-endian, `j` in `0..4`) on a 32-bit circle, 160 per
+//!     node; a key sits at the first 4 bytes of its MD5, little-endian. Name nodes as the
+//!     other clients do (`"10.0.0.1:11211"`; libmemcached leaves out the port when it is the
+//!     default 11211).
 //!
-//! Every client must place keys the same way, so the hash is [`stable_hash`]: fixed, seedless
-//! and specified here (64-bit FNV-1a, then MurmurHash3's 64-bit finaliser to spread the bits),
-//! not a hasher whose output may change between Rust or crate versions.
+//! Every client must place keys the same way, so the hashes are fixed: [`stable_hash`] is
+//! seedless and specified here (64-bit FNV-1a, then MurmurHash3's 64-bit finaliser to spread
+//! the bits), not a hasher whose output may change between Rust or crate versions; ketama's is
+//! MD5 by definition.
 //!
 //! [`movement`] and [`balance`] measure a placement over a set of keys (the fraction moved by a
 //! change, the max/mean load); `cargo run -p larder --release --example sharding` prints both
@@ -27,11 +38,15 @@
 //! A ring holds `vnodes` points per node (16 bytes each plus the name), a lookup is a binary
 //! search over them; modulo and range placements hold one entry per node or range.
 
+use md5::{Digest, Md5};
 use std::fmt;
 use std::sync::Arc;
 
 /// Virtual nodes per node on a [`HashRing`] by default, as in ketama.
 pub const DEFAULT_VNODES: usize = 160;
+
+/// Points per node on a [`RingScheme::Ketama`] ring (40 MD5 digests, 4 points each).
+pub const KETAMA_POINTS: usize = 160;
 
 /// Why a node could not be added or removed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -268,9 +283,57 @@ impl Sharder for RangeSharder {
     }
 }
 
+/// Where a [`HashRing`] puts nodes' points and keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RingScheme {
+    /// `vnodes` points at `stable_hash("name#i")`, keys at `stable_hash(key)` (64-bit circle).
+    #[default]
+    Stable,
+    /// The libketama continuum (32-bit circle, MD5): compatible with libmemcached, twemproxy,
+    /// uhashring. Points are `vnodes` rounded up to a multiple of 4 (160 with
+    /// [`HashRing::ketama`], the value every ketama client uses).
+    Ketama,
+}
+
+impl RingScheme {
+    /// The position of `key` on the circle.
+    pub fn key_hash(self, key: &[u8]) -> u64 {
+        match self {
+            RingScheme::Stable => stable_hash(key),
+            RingScheme::Ketama => u64::from(ketama_points(key)[0]),
+        }
+    }
+
+    /// The `vnodes` points of node `name`.
+    fn points(self, name: &str, vnodes: usize) -> Vec<u64> {
+        match self {
+            RingScheme::Stable => (0..vnodes)
+                .map(|i| stable_hash(format!("{name}#{i}").as_bytes()))
+                .collect(),
+            RingScheme::Ketama => (0..vnodes.div_ceil(4))
+                .flat_map(|i| ketama_points(format!("{name}-{i}").as_bytes()))
+                .map(u64::from)
+                .collect(),
+        }
+    }
+}
+
+/// The 4 ketama points of `bytes`: its MD5 digest read as 4 little-endian 32-bit words.
+fn ketama_points(bytes: &[u8]) -> [u32; 4] {
+    let d = Md5::digest(bytes);
+    std::array::from_fn(|j| {
+        u32::from_le_bytes([d[4 * j], d[4 * j + 1], d[4 * j + 2], d[4 * j + 3]])
+    })
+}
+
 /// A consistent-hash ring with virtual nodes (ketama style).
+///
+/// Points that collide (two nodes at one position, about one chance in 10^4 per pair of
+/// 160-point nodes on ketama's 32-bit circle) are ordered by node name; other ketama clients
+/// break such ties their own way, so a key hashing exactly there may be placed differently.
 #[derive(Debug, Clone)]
 pub struct HashRing {
+    scheme: RingScheme,
     vnodes: usize,
     nodes: Vec<String>,
     /// `(point, owner)`, sorted by point then owner name.
@@ -284,10 +347,26 @@ impl Default for HashRing {
 }
 
 impl HashRing {
-    /// An empty ring whose nodes each own `vnodes` points (at least 1).
+    /// An empty ring whose nodes each own `vnodes` points (at least 1), [`RingScheme::Stable`].
     pub fn new(vnodes: usize) -> Self {
+        Self::with_scheme(RingScheme::Stable, vnodes)
+    }
+
+    /// An empty libketama-compatible ring, 160 points per node.
+    pub fn ketama() -> Self {
+        Self::with_scheme(RingScheme::Ketama, KETAMA_POINTS)
+    }
+
+    /// An empty ring of `scheme` with `vnodes` points per node (at least 1; a multiple of 4
+    /// for [`RingScheme::Ketama`], rounded up).
+    pub fn with_scheme(scheme: RingScheme, vnodes: usize) -> Self {
+        let vnodes = match scheme {
+            RingScheme::Stable => vnodes.max(1),
+            RingScheme::Ketama => vnodes.max(1).div_ceil(4) * 4,
+        };
         Self {
-            vnodes: vnodes.max(1),
+            scheme,
+            vnodes,
             nodes: Vec::new(),
             points: Vec::new(),
         }
@@ -295,11 +374,15 @@ impl HashRing {
 
     /// A ring over `nodes` with `vnodes` points each (duplicates are dropped).
     pub fn with_nodes<S: AsRef<str>>(nodes: impl IntoIterator<Item = S>, vnodes: usize) -> Self {
-        let mut ring = Self::new(vnodes);
+        Self::new(vnodes).adding(nodes)
+    }
+
+    /// This ring with `nodes` added (duplicates are dropped).
+    pub fn adding<S: AsRef<str>>(mut self, nodes: impl IntoIterator<Item = S>) -> Self {
         for n in nodes {
-            let _ = ring.add_node(n.as_ref());
+            let _ = self.add_node(n.as_ref());
         }
-        ring
+        self
     }
 
     /// Points per node.
@@ -307,7 +390,12 @@ impl HashRing {
         self.vnodes
     }
 
-    /// The node owning position `hash` on the circle.
+    /// The point scheme.
+    pub fn scheme(&self) -> RingScheme {
+        self.scheme
+    }
+
+    /// The node owning position `hash` on the circle (see [`RingScheme::key_hash`]).
     pub fn node_for_hash(&self, hash: u64) -> Option<&str> {
         if self.points.is_empty() {
             return None;
@@ -320,7 +408,7 @@ impl HashRing {
 
 impl Sharder for HashRing {
     fn node_for(&self, key: &[u8]) -> Option<&str> {
-        self.node_for_hash(stable_hash(key))
+        self.node_for_hash(self.scheme.key_hash(key))
     }
 
     fn nodes(&self) -> &[String] {
@@ -331,11 +419,12 @@ impl Sharder for HashRing {
         check_new(&self.nodes, name)?;
         self.nodes.push(name.to_owned());
         let owner: Arc<str> = Arc::from(name);
-        self.points.reserve(self.vnodes);
-        for i in 0..self.vnodes {
-            let point = stable_hash(format!("{name}#{i}").as_bytes());
-            self.points.push((point, Arc::clone(&owner)));
-        }
+        self.points.extend(
+            self.scheme
+                .points(name, self.vnodes)
+                .into_iter()
+                .map(|p| (p, Arc::clone(&owner))),
+        );
         self.points.sort_unstable();
         Ok(())
     }

@@ -135,3 +135,36 @@ fn ring_ten_to_eleven_nodes_moves_nine_percent_of_a_million_keys() {
     // reported in docs/library-remote.md. This bound catches a broken ring.
     assert!(b < 1.25 && a < 1.25, "max/mean {b} {a}");
 }
+
+/// `HashRing::ketama()` places keys exactly as uhashring 2.5's ketama ring (a libketama-
+/// compatible implementation) does, on 10 nodes and after an 11th is added: the fixture was
+/// produced by `tests/data/ketama_uhashring.py`.
+#[test]
+fn ketama_ring_matches_uhashring() {
+    let fixture = include_str!("data/ketama_uhashring.txt");
+    let nodes: Vec<String> = (0..11)
+        .map(|i| format!("10.0.{}.{i}:11211", i / 4))
+        .collect();
+    let rings = [
+        HashRing::ketama().adding(&nodes[..10]),
+        HashRing::ketama().adding(&nodes),
+    ];
+    let mut checked = 0;
+    for line in fixture.lines() {
+        let mut parts = line.split('\t');
+        let (n, key, node) = (parts.next(), parts.next(), parts.next());
+        let (Some(n), Some(key), Some(node)) = (n, key, node) else {
+            panic!("bad fixture line {line:?}");
+        };
+        let ring = &rings[usize::from(n == "11")];
+        assert_eq!(
+            ring.node_for(key.as_bytes()),
+            Some(node),
+            "{n} nodes, key {key:?}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 4010);
+    // Adding the 11th node moved keys only to it.
+    moves_only_to(&rings[0], &rings[1], &nodes[10], 50_000);
+}
