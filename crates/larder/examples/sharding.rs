@@ -2,7 +2,8 @@
 //! nodes, and the balance (max/mean keys per node).
 //!
 //! 1. One fixed set of node names (`10.0.0.0:6379` ..): modulo placement, the ring at several
-//!    virtual-node counts (160 is the default) and the libketama-compatible ring.
+//!    virtual-node counts with one probe per key (the classic ring), at 160 points (the
+//!    default) with 2 and 3 probes (3 is the default), and the libketama-compatible ring.
 //! 2. The same over many sets of node names (`cache-<set>-<i>.internal:6379`): a ring's balance
 //!    depends on where the names' points happen to fall, so one set says little. Per
 //!    configuration: the moved fraction (median, min–max), max/mean on 10 nodes (median,
@@ -11,7 +12,9 @@
 //!
 //! `cargo run -p larder --release --example sharding [keys] [name-sets]`
 
-use larder::shard::{self, DEFAULT_VNODES, HashRing, ModuloSharder, RingScheme, Sharder};
+use larder::shard::{
+    self, DEFAULT_PROBES, DEFAULT_VNODES, HashRing, ModuloSharder, RingScheme, Sharder,
+};
 use std::collections::HashMap;
 
 fn keys(n: usize) -> impl Iterator<Item = String> {
@@ -63,13 +66,25 @@ fn over_name_sets(n: usize, sets: usize) {
     println!("|---|---|---|---|---|");
     let key_bytes: Vec<String> = keys(n).collect();
     let configs = [
-        ("stable, 160 points", RingScheme::Stable, 160),
-        ("stable, 320 points", RingScheme::Stable, 320),
-        ("stable, 640 points", RingScheme::Stable, 640),
-        ("ketama (libmemcached), 160 points", RingScheme::Ketama, 160),
+        (
+            "stable, 160 points, 3 probes (default)",
+            RingScheme::Stable,
+            160,
+            3,
+        ),
+        ("stable, 160 points, 2 probes", RingScheme::Stable, 160, 2),
+        ("stable, 160 points, 1 probe", RingScheme::Stable, 160, 1),
+        ("stable, 320 points, 1 probe", RingScheme::Stable, 320, 1),
+        ("stable, 640 points, 1 probe", RingScheme::Stable, 640, 1),
+        (
+            "ketama (libmemcached), 160 points",
+            RingScheme::Ketama,
+            160,
+            1,
+        ),
     ];
     let mut at_160 = Vec::new();
-    for (label, scheme, vnodes) in configs {
+    for (label, scheme, vnodes, probes) in configs {
         let hashes: Vec<u64> = key_bytes
             .iter()
             .map(|k| scheme.key_hash(k.as_bytes()))
@@ -79,8 +94,9 @@ fn over_name_sets(n: usize, sets: usize) {
             let names: Vec<String> = (0..11)
                 .map(|i| format!("cache-{set}-{i}.internal:6379"))
                 .collect();
-            let before = HashRing::with_scheme(scheme, vnodes).adding(&names[..10]);
-            let after = HashRing::with_scheme(scheme, vnodes).adding(&names);
+            let ring = || HashRing::with_scheme(scheme, vnodes).with_probes(probes);
+            let before = ring().adding(&names[..10]);
+            let after = ring().adding(&names);
             let (b, rb) = place(&before, &hashes);
             let (a, ra) = place(&after, &hashes);
             let m = b.iter().zip(&a).filter(|(x, y)| x != y).count();
@@ -100,7 +116,7 @@ fn over_name_sets(n: usize, sets: usize) {
             worst(&eleven),
             ten.iter().filter(|&&r| r <= 1.1).count(),
         );
-        if vnodes == 160 {
+        if vnodes == 160 && probes != 2 {
             at_160.push((label, ten, moved));
         }
     }
@@ -128,11 +144,24 @@ fn main() -> Result<(), larder::ShardError> {
     let mut after = before.clone();
     after.add_node(&names[10])?;
     report("modulo", &before, &after, n);
-    for vnodes in [1, 40, DEFAULT_VNODES, 500, 1000] {
-        let before = HashRing::with_nodes(&names[..10], vnodes);
+    for (vnodes, probes) in [
+        (1, 1),
+        (40, 1),
+        (DEFAULT_VNODES, 1),
+        (500, 1),
+        (1000, 1),
+        (DEFAULT_VNODES, 2),
+        (DEFAULT_VNODES, DEFAULT_PROBES),
+    ] {
+        let before = HashRing::with_nodes(&names[..10], vnodes).with_probes(probes);
         let mut after = before.clone();
         after.add_node(&names[10])?;
-        report(&format!("ring, {vnodes} vnodes"), &before, &after, n);
+        report(
+            &format!("ring, {vnodes} vnodes, {probes} probe(s)"),
+            &before,
+            &after,
+            n,
+        );
     }
     let before = HashRing::ketama().adding(&names[..10]);
     let mut after = before.clone();

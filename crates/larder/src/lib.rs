@@ -47,7 +47,7 @@
 //!   minimum-version reads (`X-Min-Version` style). `cargo run -p larder --example read_your_writes`.
 //! * **Client-side sharding** ([`shard`], [`Sharder`]): which server owns a key — modulo, key
 //!   ranges, or a consistent-hash ring with virtual nodes ([`HashRing`], ketama style, 160
-//!   points per node; [`HashRing::ketama`] builds libketama's continuum, so the placement
+//!   points per node, 3 probes per key for an even load; [`HashRing::ketama`] builds libketama's continuum, so the placement
 //!   matches libmemcached/twemproxy/uhashring clients of the same pool); adding a node moves
 //!   keys only to it, removing one only from it. `cargo run -p larder --release --example
 //!   sharding` prints the moved fraction and balance, over many sets of node names.
