@@ -74,6 +74,7 @@
 pub mod clock;
 pub mod departed;
 pub mod flight;
+pub mod glob;
 pub mod hotkeys;
 pub mod mrc;
 pub mod namespace;

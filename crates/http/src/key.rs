@@ -167,31 +167,10 @@ fn normalize_query(query: &str, rule: &KeyRule) -> String {
     params.join("&")
 }
 
-/// `*` matches any run of characters, `?` any one character.
+/// Whether `text` matches the glob `pattern` (Redis's syntax: `*`, `?`, `[a-z]`, `[^…]`, `\`
+/// escapes; case-sensitive), [`larder_engine::glob::matches`].
 pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == b'*' {
-        pi += 1;
-    }
-    pi == p.len()
+    larder_engine::glob::matches(pattern.as_bytes(), text.as_bytes(), false)
 }
 
 /// The cookies of the request (all `Cookie` lines) whose names pass `keep`, sorted by name.

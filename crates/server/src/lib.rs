@@ -62,7 +62,7 @@ pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod events;
-pub mod glob;
+pub use larder_engine::glob;
 pub mod key;
 pub mod keyspace;
 pub mod memory;

@@ -1,5 +1,7 @@
-//! Redis's glob patterns (`KEYS`, `SCAN MATCH`, `PSUBSCRIBE`, `CONFIG GET`): `*`, `?`,
-//! `[abc]`, `[^abc]`, `[a-z]` and `\` escapes, matched byte by byte.
+//! Glob patterns over keys and names, with Redis's syntax: `*`, `?`, `[abc]`, `[^abc]`,
+//! `[a-z]` and `\` escapes, matched byte by byte. One matcher for every face: the server's
+//! `KEYS`, `SCAN MATCH`, `PSUBSCRIBE` and `CONFIG GET`, and the proxy's cache-key rules and
+//! purge patterns.
 //!
 //! Backtracking is bounded: the matcher remembers only the last `*`, so it runs in
 //! O(pattern × text) at worst, whatever the pattern (Redis's recursive matcher can take
