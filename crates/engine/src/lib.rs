@@ -26,6 +26,8 @@
 //!   test traces), behind [`Store::miss_ratio_curve`] and [`Store::predicted_hit_ratio`].
 //! * [`flight`] — single flight: one load per key in flight, used by
 //!   [`Store::get_or_insert_with`].
+//! * [`glob`] — glob patterns over keys and names (Redis's syntax, bounded backtracking), for
+//!   the faces that select keys by pattern (the server's `KEYS`/`SCAN`, the proxy's purges).
 //!
 //! ## Concurrency model
 //!
