@@ -114,7 +114,7 @@ pub enum VolatileRank {
     /// The nearest deadline first (Redis's `volatile-ttl`).
     NearestDeadline,
     /// The fewest hits recorded in the entry's access counter (0 to
-    /// [`ACCESS_MAX`](crate::policy::ACCESS_MAX)) first, ties to the nearest deadline: the
+    /// [`ACCESS_MAX`]) first, ties to the nearest deadline: the
     /// approximation behind `volatile-lru` and `volatile-lfu`.
     LeastAccessed,
     /// Any of the sampled entries (`volatile-random`).
@@ -1271,7 +1271,7 @@ where
         }
     }
 
-    /// The access counter of a live entry (0 to [`ACCESS_MAX`](crate::policy::ACCESS_MAX)):
+    /// The access counter of a live entry (0 to [`ACCESS_MAX`]):
     /// hits since insertion or since the policy last reset it. Records nothing.
     pub fn access_count<Q>(&self, hash: u64, key: &Q) -> Option<u8>
     where
