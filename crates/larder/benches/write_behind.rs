@@ -1,4 +1,6 @@
-//! Write-behind vs write-through on a file-backed SQLite database.
+//! Write-behind vs write-through on a file-backed SQLite database (or, built with
+//! `--features postgres`, on the PostgreSQL server named by `LARDER_PG_URL`, each mode in a schema
+//! of its own: `.ci/postgres.sh -- cargo bench -p larder --features postgres --bench write_behind`).
 //!
 //! 100,000 updates over 1,000 keys (key `i mod 1000`, value `i`), in five rounds alternating
 //! write-through (update mode: one committed UPSERT per update) and write-behind (batches of at
@@ -101,8 +103,13 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let dir = Dir(std::env::temp_dir().join(format!("larder-write-bench-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).expect("create the temporary directory");
+    let database = if cfg!(feature = "postgres") {
+        "PostgreSQL (LARDER_PG_URL; the server's own durability settings)"
+    } else {
+        "SQLite file (WAL, synchronous=NORMAL)"
+    };
     println!(
-        "write-behind vs write-through: {UPDATES} updates over {KEYS} keys, SQLite file (WAL, synchronous=NORMAL), batch interval {} ms",
+        "write-behind vs write-through: {UPDATES} updates over {KEYS} keys, {database}, batch interval {} ms",
         INTERVAL.as_millis()
     );
     let (mut wt_rates, mut wb_rates, mut ratios, mut bound_ok) = (vec![], vec![], vec![], true);

@@ -1,5 +1,5 @@
-//! Cache-aside over SQLite: read the cache, query on a miss and fill; write the database, then
-//! delete the key. Shows the fill that raced with a write being undone.
+//! Cache-aside over SQLite (or PostgreSQL): read the cache, query on a miss and fill; write the
+//! database, then delete the key. Shows the fill that raced with a write being undone.
 //!
 //! `cargo run -p larder --example cache_aside`
 

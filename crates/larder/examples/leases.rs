@@ -1,5 +1,5 @@
-//! Leases over SQLite: the stale-fill race that leases close, and a stampede that becomes one
-//! database read while the other readers wait for the fill.
+//! Leases over SQLite (or PostgreSQL): the stale-fill race that leases close, and a stampede that
+//! becomes one database read while the other readers wait for the fill.
 //!
 //! `cargo run -p larder --example leases`
 

@@ -1,5 +1,6 @@
-//! Read-through over SQLite: the cache loads misses through a `Loader`, one query per key in
-//! flight, batches with one `IN (…)` query, and (optionally) remembers errors for a short TTL.
+//! Read-through over SQLite (or PostgreSQL): the cache loads misses through a `Loader`, one query
+//! per key in flight, batches with one `IN (…)` query, and (optionally) remembers errors for a
+//! short TTL.
 //!
 //! `cargo run -p larder --example read_through`
 

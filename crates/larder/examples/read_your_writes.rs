@@ -1,4 +1,5 @@
-//! Read-your-writes over SQLite: a session bypass window, and `X-Min-Version` reads.
+//! Read-your-writes over SQLite (or PostgreSQL): a session bypass window, and `X-Min-Version`
+//! reads.
 //!
 //! `cargo run -p larder --example read_your_writes`
 

@@ -1,5 +1,5 @@
-//! Refresh-ahead over SQLite on the real clock: a reader at 200 reads/s of one key, TTL 2 s,
-//! refresh after 1 s. The value is reloaded in the background about once a second and the
+//! Refresh-ahead over SQLite (or PostgreSQL) on the real clock: a reader at 200 reads/s of one key,
+//! TTL 2 s, refresh after 1 s. The value is reloaded in the background about once a second and the
 //! reader never misses after the first load; a second, cold key is left to expire.
 //!
 //! `cargo run -p larder --example refresh_ahead`

@@ -1,5 +1,6 @@
-//! Versioned keys over SQLite rows: each row version is its own cache entry; the current pointer
-//! switches atomically; the previous version expires by itself after a grace period.
+//! Versioned keys over SQLite (or PostgreSQL) rows: each row version is its own cache entry; the
+//! current pointer switches atomically; the previous version expires by itself after a grace
+//! period.
 //!
 //! `cargo run -p larder --example versioned_keys`
 

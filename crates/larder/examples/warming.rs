@@ -1,5 +1,5 @@
-//! Warming from SQLite: the top-N query, paced by a token bucket, with a progress bar; then the
-//! hottest keys refreshed in the background.
+//! Warming from SQLite (or PostgreSQL): the top-N query, paced by a token bucket, with a progress
+//! bar; then the hottest keys refreshed in the background.
 //!
 //! `cargo run -p larder --example warming`
 

@@ -1,6 +1,6 @@
-//! Write-behind over a SQLite file: writes are acknowledged from the cache, coalesced per key and
-//! written in batches; the loss window shows what a crash would lose; closing flushes; a dead
-//! database's losses are reported by name.
+//! Write-behind over a SQLite file (or PostgreSQL): writes are acknowledged from the cache,
+//! coalesced per key and written in batches; the loss window shows what a crash would lose; closing
+//! flushes; a dead database's losses are reported by name.
 //!
 //! `cargo run -p larder --example write_behind`
 
@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_delay(Duration::from_millis(50))
         .build();
 
-    // 10,000 page views over 100 pages, acknowledged without waiting for SQLite.
+    // 10,000 page views over 100 pages, acknowledged without waiting for the database.
     for i in 0..10_000u64 {
         counters.put(format!("page:{}", i % 100), (i / 100 + 1).to_string())?;
     }

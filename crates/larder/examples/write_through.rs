@@ -1,5 +1,5 @@
-//! Write-through over SQLite, in both modes: the database is written first, the cache changes
-//! only after it succeeded, and a failed write leaves the cache as it was.
+//! Write-through over SQLite (or PostgreSQL), in both modes: the database is written first, the
+//! cache changes only after it succeeded, and a failed write leaves the cache as it was.
 //!
 //! `cargo run -p larder --example write_through`
 

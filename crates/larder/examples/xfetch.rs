@@ -1,8 +1,8 @@
-//! XFetch on the real clock: one hot key read at a steady 1,000 reads/s for ten TTL periods,
-//! its value a real SQLite scan (`sum(amount)` over an unindexed table, tens of ms: δ). Runs
-//! XFetch with β = 1, then β = 0 (a plain TTL with single flight) for comparison, and reports
-//! the reads, the misses after warm-up, the database queries and the most queries in any one
-//! TTL period.
+//! XFetch on the real clock: one hot key read at a steady 1,000 reads/s for ten TTL periods, its
+//! value a real SQLite (or PostgreSQL) scan (`sum(amount)` over an unindexed table, tens of ms: δ).
+//! Runs XFetch with β = 1, then β = 0 (a plain TTL with single flight) for comparison, and reports
+//! the reads, the misses after warm-up, the database queries and the most queries in any one TTL
+//! period.
 //!
 //! `cargo run --release -p larder --example xfetch [-- TTL_MS [PERIODS [ROWS]]]`
 //! (defaults: 1,000 ms, 10 periods, 1,000,000 order rows).
@@ -115,7 +115,8 @@ fn main() {
     let db = Db::new(100).with_orders(rows);
     println!(
         "one hot key, {RATE} reads/s on {THREADS} threads, TTL {ttl:?}, {periods} periods, \
-         value = sum over {rows} SQLite rows"
+         value = sum over {rows} {} rows",
+        db.backend()
     );
     println!();
     println!(

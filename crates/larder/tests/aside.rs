@@ -1,5 +1,5 @@
-//! Cache-aside against SQLite: fill on miss, delete on write, and no stale fill survives a write
-//! that raced with it.
+//! Cache-aside against SQLite (or PostgreSQL): fill on miss, delete on write, and no stale fill
+//! survives a write that raced with it.
 
 mod common;
 

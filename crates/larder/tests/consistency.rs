@@ -1,4 +1,5 @@
-//! Read-your-writes against SQLite: the session bypass window and minimum-version reads.
+//! Read-your-writes against SQLite (or PostgreSQL): the session bypass window and minimum-version
+//! reads.
 
 #[path = "../examples/pattern_db/mod.rs"]
 mod pattern_db;

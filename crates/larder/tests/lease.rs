@@ -1,5 +1,5 @@
-//! Leases against SQLite: a token on a miss, stale fills rejected, other readers wait or take the
-//! stale value.
+//! Leases against SQLite (or PostgreSQL): a token on a miss, stale fills rejected, other readers
+//! wait or take the stale value.
 
 #[path = "../examples/pattern_db/mod.rs"]
 mod pattern_db;

@@ -1,5 +1,5 @@
-//! Read-through against SQLite: one load per key in flight, errors shared and (unless negative
-//! caching is on) not cached, batches in one query.
+//! Read-through against SQLite (or PostgreSQL): one load per key in flight, errors shared and
+//! (unless negative caching is on) not cached, batches in one query.
 
 mod common;
 

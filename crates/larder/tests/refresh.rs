@@ -1,5 +1,6 @@
-//! Refresh-ahead against SQLite on a manual clock: stale-but-valid values are served while one
-//! background reload runs; a failed reload keeps the old value; hot-only refreshes only hot keys.
+//! Refresh-ahead against SQLite (or PostgreSQL) on a manual clock: stale-but-valid values are
+//! served while one background reload runs; a failed reload keeps the old value; hot-only refreshes
+//! only hot keys.
 
 mod common;
 

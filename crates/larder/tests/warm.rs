@@ -1,5 +1,5 @@
-//! Warming against SQLite: preload from a key list and from the database's top-N query, paced by
-//! a token bucket; background refresh of the hottest keys.
+//! Warming against SQLite (or PostgreSQL): preload from a key list and from the database's top-N
+//! query, paced by a token bucket; background refresh of the hottest keys.
 
 #[path = "../examples/pattern_db/mod.rs"]
 mod pattern_db;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn db_with(n: usize) -> Db {
-    let db = Db::memory().expect("open SQLite");
+    let db = Db::memory().expect("open the database");
     let rows: Vec<(String, String, i64)> = (0..n)
         .map(|i| (format!("p{i}"), format!("product {i}"), i as i64))
         .collect();

@@ -1,4 +1,5 @@
-//! Write-through against SQLite: the cache changes only after the database write succeeded.
+//! Write-through against SQLite (or PostgreSQL): the cache changes only after the database write
+//! succeeded.
 
 #[path = "../examples/pattern_db/mod.rs"]
 mod pattern_db;
@@ -9,7 +10,7 @@ use pattern_db::Db;
 use std::sync::Arc;
 
 fn setup(mode: WriteMode) -> (Arc<Db>, WriteThrough<String, String, Arc<Db>>) {
-    let db = Arc::new(Db::memory().expect("open SQLite"));
+    let db = Arc::new(Db::memory().expect("open the database"));
     let cache = pattern_db::cache(100, Arc::new(ManualClock::new(0)));
     cache.insert("k".into(), "cached".into());
     (db.clone(), WriteThrough::new(cache, db, mode))
@@ -65,4 +66,15 @@ fn concurrent_writers_of_a_key_leave_cache_and_database_agreeing() {
         }
     });
     assert_eq!(wt.get(&"k".into()), db.get("k").unwrap());
+}
+
+#[test]
+fn the_database_is_the_backend_the_build_chose() {
+    let db = Db::memory().expect("open the database");
+    let expected = if cfg!(feature = "postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(db.backend(), expected);
 }

@@ -1,6 +1,6 @@
-//! XFetch against SQLite on a manual clock: under steady reads the key is recomputed before it
-//! expires (never a miss after the first load), at most twice per TTL period; with β = 0 it
-//! expires like a plain TTL.
+//! XFetch against SQLite (or PostgreSQL) on a manual clock: under steady reads the key is
+//! recomputed before it expires (never a miss after the first load), at most twice per TTL period;
+//! with β = 0 it expires like a plain TTL.
 
 mod common;
 

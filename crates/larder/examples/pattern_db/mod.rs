@@ -1,4 +1,5 @@
-//! The real database of the examples, tests and benchmark: a SQLite table through rusqlite.
+//! The real database of the examples, tests and benchmark: an `items` table on SQLite (bundled
+//! rusqlite, the default) or PostgreSQL (`--features postgres`), through [`backend::Sql`].
 //!
 //! `items(id TEXT PRIMARY KEY, value TEXT, version INTEGER, views INTEGER)`: every write of an
 //! item bumps its `version` (what a min-version read compares), `views` ranks the items for the
@@ -7,16 +8,18 @@
 //! the next few batches or every batch after the first few, and to hold batches at a gate.
 #![allow(dead_code)]
 
+pub mod backend;
+
+use backend::{Sql, SqlError, Value};
 use larder::write_through::{Change, Writer};
-use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-/// A SQLite database holding `items`.
+/// A database holding `items` (its own in-memory SQLite database or PostgreSQL schema).
 pub struct Db {
-    conn: Mutex<Connection>,
+    sql: Sql,
     /// Rows written (puts and deletes) by committed statements.
     pub rows: AtomicU64,
     /// Transactions committed by `write_batch`, and single writes.
@@ -46,14 +49,14 @@ pub struct GateControl {
 /// The error of a failing batch.
 #[derive(Debug)]
 pub enum DbError {
-    Sqlite(rusqlite::Error),
+    Sql(SqlError),
     Injected(&'static str),
 }
 
 impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DbError::Sqlite(e) => write!(f, "sqlite: {e}"),
+            DbError::Sql(e) => write!(f, "{e}"),
             DbError::Injected(what) => f.write_str(what),
         }
     }
@@ -61,22 +64,26 @@ impl std::fmt::Display for DbError {
 
 impl std::error::Error for DbError {}
 
-impl From<rusqlite::Error> for DbError {
-    fn from(e: rusqlite::Error) -> Self {
-        DbError::Sqlite(e)
+impl From<SqlError> for DbError {
+    fn from(e: SqlError) -> Self {
+        DbError::Sql(e)
     }
 }
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY, value TEXT NOT NULL, version INTEGER NOT NULL, views INTEGER NOT NULL DEFAULT 0)";
+// The same upsert syntax on SQLite (3.24+) and PostgreSQL (9.5+).
 const UPSERT: &str = "INSERT INTO items (id, value, version) VALUES (?1, ?2, 1)
     ON CONFLICT(id) DO UPDATE SET value = excluded.value, version = items.version + 1";
+const SEED: &str = "INSERT INTO items (id, value, version, views) VALUES (?1, ?2, 1, ?3)
+    ON CONFLICT(id) DO UPDATE SET value = excluded.value, views = excluded.views";
+const DELETE: &str = "DELETE FROM items WHERE id = ?1";
 
 impl Db {
-    fn with(conn: Connection) -> Result<Self, DbError> {
-        conn.execute(SCHEMA, [])?;
+    fn with(sql: Sql) -> Result<Self, DbError> {
+        sql.execute_batch(SCHEMA)?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            sql,
             rows: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             fail_after: AtomicI64::new(-1),
@@ -86,36 +93,29 @@ impl Db {
         })
     }
 
-    /// A database in memory.
+    /// A fresh database: SQLite in memory, or a schema of its own on PostgreSQL.
     pub fn memory() -> Result<Self, DbError> {
-        Self::with(Connection::open_in_memory()?)
+        Self::with(Sql::open()?)
     }
 
-    /// A database in a file (WAL journal, `synchronous=NORMAL`: a common production setting).
+    /// A fresh database on disk: a SQLite file (WAL journal, `synchronous=NORMAL`: a common
+    /// production setting), or a schema of its own on PostgreSQL (`path` unused).
     pub fn file(path: &Path) -> Result<Self, DbError> {
-        let conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Self::with(conn)
+        Self::with(Sql::open_file(path)?)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// "sqlite" or "postgres".
+    pub fn backend(&self) -> &'static str {
+        self.sql.backend()
     }
 
     /// Items with their view counts (for the top-N warm-up), without counting writes.
     pub fn seed(&self, rows: &[(&str, &str, i64)]) -> Result<(), DbError> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        for (id, value, views) in rows {
-            tx.execute(
-                "INSERT INTO items (id, value, version, views) VALUES (?1, ?2, 1, ?3)
-                 ON CONFLICT(id) DO UPDATE SET value = excluded.value, views = excluded.views",
-                params![id, value, views],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        let statements: Vec<_> = rows
+            .iter()
+            .map(|(id, value, views)| (SEED, vec![(*id).into(), (*value).into(), (*views).into()]))
+            .collect();
+        Ok(self.sql.transaction(&statements)?)
     }
 
     /// The value of `id`.
@@ -125,31 +125,28 @@ impl Db {
 
     /// The value and version of `id`.
     pub fn row(&self, id: &str) -> Result<Option<(String, i64)>, DbError> {
-        Ok(self
-            .lock()
-            .query_row(
-                "SELECT value, version FROM items WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
+        let row = self.sql.query_opt(
+            "SELECT value, version FROM items WHERE id = ?1",
+            &[id.into()],
+        )?;
+        Ok(row
+            .map(|r| Ok::<_, SqlError>((r.text(0)?, r.int(1)?)))
+            .transpose()?)
     }
 
     /// The ids of the `n` most viewed items.
     pub fn top(&self, n: usize) -> Result<Vec<String>, DbError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT id FROM items ORDER BY views DESC, id LIMIT ?1")?;
-        let ids = stmt
-            .query_map([n as i64], |r| r.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(ids)
+        let rows = self.sql.query(
+            "SELECT id FROM items ORDER BY views DESC, id LIMIT ?1",
+            &[(n as u64).into()],
+        )?;
+        Ok(rows.iter().map(|r| r.text(0)).collect::<Result<_, _>>()?)
     }
 
     /// Rows in the table.
     pub fn count(&self) -> Result<i64, DbError> {
-        Ok(self
-            .lock()
-            .query_row("SELECT COUNT(*) FROM items", [], |r| r.get(0))?)
+        let row = self.sql.query_opt("SELECT COUNT(*) FROM items", &[])?;
+        Ok(row.map_or(Ok(0), |r| r.int(0))?)
     }
 
     /// Every committed change so far, in commit order.
@@ -230,20 +227,14 @@ impl Writer<String, String> for Db {
         if let Some(e) = self.injected_failure() {
             return Err(e);
         }
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        {
-            let mut upsert = tx.prepare_cached(UPSERT)?;
-            let mut delete = tx.prepare_cached("DELETE FROM items WHERE id = ?1")?;
-            for change in changes {
-                match change {
-                    Change::Put(k, v) => upsert.execute(params![k, v])?,
-                    Change::Delete(k) => delete.execute([k])?,
-                };
-            }
-        }
-        tx.commit()?;
-        drop(conn);
+        let statements: Vec<_> = changes
+            .iter()
+            .map(|change| match change {
+                Change::Put(k, v) => (UPSERT, vec![Value::from(k), Value::from(v)]),
+                Change::Delete(k) => (DELETE, vec![Value::from(k)]),
+            })
+            .collect();
+        self.sql.transaction(&statements)?;
         self.rows.fetch_add(changes.len() as u64, Ordering::Relaxed);
         self.commits.fetch_add(1, Ordering::Relaxed);
         let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());

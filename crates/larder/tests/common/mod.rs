@@ -1,17 +1,21 @@
-//! A real database for the pattern tests and examples: SQLite in memory, through rusqlite, with a
-//! query counter, a switch that makes queries fail, and a gate that holds queries until released.
-//! (The examples include this file with `#[path]`.)
+//! A real database for the pattern tests and examples: SQLite in memory through rusqlite (the
+//! default) or a schema of its own on PostgreSQL (`--features postgres`), through the shared
+//! `backend::Sql` layer, with a query counter, a switch that makes queries fail, and a gate that
+//! holds queries until released. (The examples include this file with `#[path]`.)
 #![allow(dead_code)]
 
+#[path = "../../examples/pattern_db/backend.rs"]
+pub mod backend;
+
+use backend::{Sql, Value};
 use larder::Loader;
-use rusqlite::{Connection, params};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 /// A `users(id, name)` table.
 pub struct Db {
-    conn: Mutex<Connection>,
+    sql: Sql,
     /// Queries run (reads through `name`/`names`).
     pub queries: AtomicUsize,
     /// When set, reads fail with "db down".
@@ -20,23 +24,28 @@ pub struct Db {
     released: Condvar,
 }
 
+/// `0, 1, …, ?1 - 1` as the column `i` of `seq`, in one statement on both backends.
+const SEQ: &str =
+    "WITH RECURSIVE seq(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?1)";
+
 impl Db {
     /// `rows` users, `id` 1..=rows named `user-<id>`.
+    ///
+    /// # Panics
+    /// When the database cannot be opened (on PostgreSQL: the server cannot be reached).
     pub fn new(rows: u64) -> Arc<Db> {
-        let conn = Connection::open_in_memory().expect("test database");
-        conn.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        let sql = Sql::open().expect("open the test database");
+        sql.execute_batch("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL)")
             .expect("test database");
-        {
-            let mut stmt = conn
-                .prepare("INSERT INTO users VALUES (?1, ?2)")
-                .expect("test database");
-            for id in 1..=rows {
-                stmt.execute(params![id, format!("user-{id}")])
-                    .expect("test database");
-            }
-        }
+        sql.execute(
+            &format!(
+                "{SEQ} INSERT INTO users (id, name) SELECT i + 1, 'user-' || (i + 1) FROM seq WHERE i < ?1"
+            ),
+            &[rows.into()],
+        )
+        .expect("test database");
         Arc::new(Db {
-            conn: Mutex::new(conn),
+            sql,
             queries: AtomicUsize::new(0),
             down: AtomicBool::new(false),
             held: Mutex::new(false),
@@ -47,37 +56,33 @@ impl Db {
     /// Adds an unindexed `orders(user_id, amount)` table of `rows` rows, so that
     /// [`Db::order_total`] is a real scan (milliseconds): a value worth caching.
     pub fn with_orders(self: Arc<Self>, rows: u64) -> Arc<Self> {
-        {
-            let mut conn = self.conn.lock().expect("test database");
-            let tx = conn.transaction().expect("test database");
-            tx.execute_batch(
+        self.sql
+            .execute_batch(
                 "CREATE TABLE orders (user_id INTEGER NOT NULL, amount INTEGER NOT NULL)",
             )
             .expect("test database");
-            {
-                let mut stmt = tx
-                    .prepare("INSERT INTO orders VALUES (?1, ?2)")
-                    .expect("test database");
-                for i in 0..rows {
-                    stmt.execute(params![i % 100 + 1, i % 997])
-                        .expect("test database");
-                }
-            }
-            tx.commit().expect("test database");
-        }
+        self.sql
+            .execute(
+                &format!(
+                    "{SEQ} INSERT INTO orders (user_id, amount) SELECT i % 100 + 1, i % 997 FROM seq WHERE i < ?1"
+                ),
+                &[rows.into()],
+            )
+            .expect("test database");
         self
     }
 
     /// `SELECT sum(amount) FROM orders WHERE user_id = ?` (a full scan).
     pub fn order_total(&self, user_id: u64) -> Result<i64, String> {
         self.enter()?;
-        let conn = self.conn.lock().expect("test database");
-        conn.query_row(
-            "SELECT coalesce(sum(amount), 0) FROM orders WHERE user_id = ?1",
-            params![user_id],
-            |row| row.get(0),
-        )
-        .map_err(|e| e.to_string())
+        let row = self
+            .sql
+            .query_opt(
+                "SELECT coalesce(sum(amount), 0) FROM orders WHERE user_id = ?1",
+                &[user_id.into()],
+            )
+            .map_err(|e| e.to_string())?;
+        row.map_or(Ok(0), |r| r.int(0)).map_err(|e| e.to_string())
     }
 
     /// Holds every following query until [`Db::release`].
@@ -110,41 +115,45 @@ impl Db {
     /// `SELECT name FROM users WHERE id = ?`.
     pub fn name(&self, id: u64) -> Result<Option<String>, String> {
         self.enter()?;
-        let conn = self.conn.lock().expect("test database");
-        let mut stmt = conn
-            .prepare_cached("SELECT name FROM users WHERE id = ?1")
+        let row = self
+            .sql
+            .query_opt("SELECT name FROM users WHERE id = ?1", &[id.into()])
             .map_err(|e| e.to_string())?;
-        let mut rows = stmt.query(params![id]).map_err(|e| e.to_string())?;
-        match rows.next().map_err(|e| e.to_string())? {
-            Some(row) => Ok(Some(row.get(0).map_err(|e| e.to_string())?)),
-            None => Ok(None),
-        }
+        row.map(|r| r.text(0))
+            .transpose()
+            .map_err(|e| e.to_string())
     }
 
     /// One `SELECT … WHERE id IN (…)` for several ids.
     pub fn names(&self, ids: &[u64]) -> Result<HashMap<u64, String>, String> {
         self.enter()?;
-        let conn = self.conn.lock().expect("test database");
         let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
-        let mut stmt = conn
-            .prepare(&format!("SELECT id, name FROM users WHERE id IN ({list})"))
+        let rows = self
+            .sql
+            .query(
+                &format!("SELECT id, name FROM users WHERE id IN ({list})"),
+                &[],
+            )
             .map_err(|e| e.to_string())?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok((row.get::<_, u64>(0)?, row.get::<_, String>(1)?))
-            })
-            .map_err(|e| e.to_string())?;
-        rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+        rows.iter()
+            .map(|r| Ok((r.int(0)? as u64, r.text(1)?)))
+            .collect::<Result<_, backend::SqlError>>()
+            .map_err(|e| e.to_string())
     }
 
     /// `UPDATE users SET name = ? WHERE id = ?` (not counted as a query).
     pub fn set_name(&self, id: u64, name: &str) {
-        let conn = self.conn.lock().expect("test database");
-        conn.execute(
-            "UPDATE users SET name = ?1 WHERE id = ?2",
-            params![name, id],
-        )
-        .expect("test database");
+        self.sql
+            .execute(
+                "UPDATE users SET name = ?1 WHERE id = ?2",
+                &[name.into(), Value::from(id)],
+            )
+            .expect("test database");
+    }
+
+    /// "sqlite" or "postgres".
+    pub fn backend(&self) -> &'static str {
+        self.sql.backend()
     }
 }
 
