@@ -11,7 +11,9 @@
 //! ## Patterns
 //!
 //! Each pattern is a module with its own documentation, a runnable example under `examples/`
-//! (SQLite through rusqlite as the database) and tests under `tests/`:
+//! (a real database: bundled SQLite through rusqlite by default, PostgreSQL with the `postgres`
+//! feature and `LARDER_PG_URL`; `.ci/postgres.sh` starts a throwaway server) and tests under
+//! `tests/`:
 //!
 //! * **Cache-aside** ([`aside`], [`CacheAside`]): the application reads the cache, queries the
 //!   database on a miss and fills; it writes the database, then deletes the key. A fill that
