@@ -32,9 +32,7 @@ baseline=.ci/cache-tests-baseline
 
 [[ -x $tool ]] || die "the suite runner $tool is missing (the repository's sibling ../shared/tools)"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    say "installing nodejs and npm"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm
+    install_packages nodejs npm
 fi
 
 if [[ ${#proxy_cmd[@]} -eq 0 ]]; then

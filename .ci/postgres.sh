@@ -39,10 +39,7 @@ pg_bin() {
     [[ -x $initdb ]] && dirname "$initdb"
 }
 if ! pg_bin >/dev/null; then
-    say "installing postgresql"
-    apt_install() { as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
-    # The package lists are refreshed only if the install fails without them.
-    apt_install || { as_root apt-get update -qq && apt_install; }
+    install_packages postgresql
 fi
 bin=$(pg_bin) || die "no initdb under /usr/lib/postgresql/*/bin after installing postgresql"
 

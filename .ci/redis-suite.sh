@@ -71,9 +71,7 @@ missing=()
 command -v tclsh >/dev/null || missing+=(tcl)
 { command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null; } || missing+=(redis-tools)
 if [[ ${#missing[@]} -gt 0 ]]; then
-    say "installing ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    install_packages "${missing[@]}"
 fi
 [[ -x $tool ]] || die "the suite runner $tool is missing (the repository's sibling ../shared/tools)"
 
