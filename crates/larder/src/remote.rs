@@ -19,9 +19,13 @@
 //! * RESP3 push frames (`>`, such as `CLIENT TRACKING`'s `invalidate`) never answer a request:
 //!   they are handed to the [`PushHandler`] given at connect time, on the reader task, in the
 //!   order they arrive relative to replies.
-//! * When the connection ends (EOF, error, a reply too large, or [`RemoteClient::close`]), every
-//!   waiting request fails with [`RemoteError::Disconnected`], the [`DisconnectHandler`] runs
-//!   once, and [`RemoteClient::closed`] resolves. The client does not reconnect; the tier does.
+//! * When the connection ends (EOF, error, a reply too large, a reply that does not come within
+//!   [`RemoteConfig::timeout`], or [`RemoteClient::close`]), every waiting request fails with
+//!   [`RemoteError::Disconnected`], the [`DisconnectHandler`] runs once, and
+//!   [`RemoteClient::closed`] resolves. A late reply would be handed to the wrong request (RESP
+//!   answers in order), and a server that stopped answering (or a half-open TCP connection) is
+//!   only noticed this way, so a timed-out reply ends the connection. The client does not
+//!   reconnect; the tier does.
 //!
 //! ## Concurrency model
 //!
@@ -34,7 +38,9 @@
 //! ## Bounds
 //!
 //! * At most [`RemoteConfig::max_in_flight`] requests are queued or waiting for a reply (a
-//!   semaphore); further callers wait for a permit.
+//!   semaphore; a request's permit is held by its reply slot until the reply arrives or the
+//!   connection ends, even when its caller has stopped waiting); further callers wait for a
+//!   permit.
 //! * The read buffer holds at most [`RemoteConfig::max_reply_bytes`] of one unfinished frame;
 //!   a longer reply closes the connection ([`RemoteError::ReplyTooLarge`]).
 //! * Connecting and every request are bounded by [`RemoteConfig::timeout`].
@@ -49,7 +55,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 /// Called on the reader task with each RESP3 push frame; must be quick (it delays replies).
@@ -128,7 +134,18 @@ impl RemoteConfig {
     }
 }
 
-type Slot = oneshot::Sender<Result<Frame, RemoteError>>;
+/// Where one command's reply goes, and (on a request's last command) the request's in-flight
+/// permits, released when the slot is answered or dropped.
+struct Slot {
+    reply: oneshot::Sender<Result<Frame, RemoteError>>,
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Slot {
+    fn send(self, result: Result<Frame, RemoteError>) {
+        let _ = self.reply.send(result);
+    }
+}
 
 struct Outgoing {
     bytes: Vec<u8>,
@@ -170,10 +187,13 @@ struct Shared {
     pending: Mutex<VecDeque<Slot>>,
     closed: watch::Sender<bool>,
     on_disconnect: Option<DisconnectHandler>,
-    /// Set before a RESP2 connection's first `SUBSCRIBE`: from then on `message` arrays are
-    /// pushes (such a connection answers nothing else with an array). Never set on RESP3, where
-    /// messages are pushes and an array is a reply.
+    /// Set by the reader when a RESP2 connection's first `SUBSCRIBE` is confirmed: from then on
+    /// `message` arrays are pushes (such a connection answers nothing else with an array).
+    /// Never set on RESP3, where messages are pushes and an array is a reply.
     subscriber: AtomicBool,
+    /// Set when a RESP2 `SUBSCRIBE` is sent: the next subscribe confirmation makes the
+    /// connection a subscriber.
+    subscribing: AtomicBool,
 }
 
 impl Shared {
@@ -187,7 +207,7 @@ impl Shared {
         }
         let waiting: Vec<Slot> = self.pending.lock().drain(..).collect();
         for slot in waiting {
-            let _ = slot.send(Err(why.clone()));
+            slot.send(Err(why.clone()));
         }
     }
 }
@@ -215,6 +235,7 @@ impl RemoteClient {
             closed: closed_tx,
             on_disconnect,
             subscriber: AtomicBool::new(false),
+            subscribing: AtomicBool::new(false),
         });
         let reader = tokio::spawn(read_loop(
             read,
@@ -277,8 +298,9 @@ impl RemoteClient {
     }
 
     /// Sends one command and waits for its reply. An error reply is [`RemoteError::Server`].
-    /// The (un)subscribe commands are refused ([`RemoteError::Unsupported`]): use
-    /// [`subscribe`](RemoteClient::subscribe).
+    /// Commands that do not answer exactly once are refused ([`RemoteError::Unsupported`]): an
+    /// empty one, (un)subscribe (use [`subscribe`](RemoteClient::subscribe)), `MONITOR` and
+    /// `CLIENT REPLY`.
     pub async fn call(&self, args: &[&[u8]]) -> Result<Frame, RemoteError> {
         let mut replies = self.pipeline(&[args]).await?;
         replies.pop().ok_or(RemoteError::Disconnected)
@@ -290,29 +312,37 @@ impl RemoteClient {
     /// one in-flight permit per command: one longer than [`RemoteConfig::max_in_flight`]
     /// times out.
     pub async fn pipeline(&self, commands: &[&[&[u8]]]) -> Result<Vec<Frame>, RemoteError> {
-        if commands.iter().any(|c| is_subscription(c)) {
-            return Err(RemoteError::Unsupported(
-                "(un)subscribe through call; use RemoteClient::subscribe",
-            ));
+        for command in commands {
+            if let Some(why) = not_answered_once(command) {
+                return Err(RemoteError::Unsupported(why));
+            }
         }
         self.send(commands).await
     }
 
     async fn send(&self, commands: &[&[&[u8]]]) -> Result<Vec<Frame>, RemoteError> {
         let n = u32::try_from(commands.len()).map_err(|_| RemoteError::Unsupported("pipeline"))?;
-        let _permit = tokio::time::timeout(self.timeout, self.permits.acquire_many(n))
-            .await
-            .map_err(|_| RemoteError::Timeout)?
-            .map_err(|_| RemoteError::Disconnected)?;
+        let permit = tokio::time::timeout(
+            self.timeout,
+            Arc::clone(&self.permits).acquire_many_owned(n),
+        )
+        .await
+        .map_err(|_| RemoteError::Timeout)?
+        .map_err(|_| RemoteError::Disconnected)?;
         if self.is_closed() {
             return Err(RemoteError::Disconnected);
         }
         let mut bytes = Vec::new();
         let (mut replies, mut answers) = (Vec::new(), Vec::new());
-        for args in commands {
+        let mut permit = Some(permit);
+        for (i, args) in commands.iter().enumerate() {
             encode_command(&mut bytes, args);
             let (reply, answer) = oneshot::channel();
-            replies.push(reply);
+            let last = i + 1 == commands.len();
+            replies.push(Slot {
+                reply,
+                _permit: if last { permit.take() } else { None },
+            });
             answers.push(answer);
         }
         let send = self.requests.send(Outgoing { bytes, replies });
@@ -324,9 +354,13 @@ impl RemoteClient {
             }
             Ok::<_, RemoteError>(frames)
         };
-        let frames = tokio::time::timeout(self.timeout, wait)
-            .await
-            .map_err(|_| RemoteError::Timeout)??;
+        let Ok(frames) = tokio::time::timeout(self.timeout, wait).await else {
+            // No reply in time: the server stopped answering or the connection is half-open,
+            // and a late reply would reach the wrong request. End the connection.
+            self.shared.close(RemoteError::Timeout);
+            return Err(RemoteError::Timeout);
+        };
+        let frames = frames?;
         for f in &frames {
             if let Frame::Error(e) | Frame::BulkError(e) = f {
                 return Err(RemoteError::Server(String::from_utf8_lossy(e).into_owned()));
@@ -340,7 +374,10 @@ impl RemoteClient {
     /// accepts only pub/sub commands from then on (the server's rule).
     pub async fn subscribe(&self, channel: &[u8]) -> Result<(), RemoteError> {
         if self.protocol == Protocol::Resp2 {
-            self.shared.subscriber.store(true, Ordering::SeqCst);
+            // The reader turns the connection into a subscriber when the confirmation arrives
+            // (no message can come before it), not now: replies to requests already in flight
+            // are still replies.
+            self.shared.subscribing.store(true, Ordering::SeqCst);
         }
         let mut replies = self.send(&[&[b"SUBSCRIBE", channel]]).await?;
         match replies.pop() {
@@ -412,7 +449,7 @@ async fn write_loop(
     while let Some(Outgoing { bytes, replies }) = outgoing.recv().await {
         if *shared.closed.borrow() {
             for reply in replies {
-                let _ = reply.send(Err(RemoteError::Disconnected));
+                reply.send(Err(RemoteError::Disconnected));
             }
             continue;
         }
@@ -490,15 +527,35 @@ const SUBSCRIPTION: [&[u8]; 6] = [
 /// The kinds of pub/sub messages.
 const MESSAGES: [&[u8]; 3] = [b"message", b"pmessage", b"smessage"];
 
-fn is_subscription(args: &[&[u8]]) -> bool {
-    args.first()
-        .is_some_and(|c| SUBSCRIPTION.iter().any(|s| c.eq_ignore_ascii_case(s)))
+/// Why `args` would not get exactly one reply, if so: a pipelined client could then hand every
+/// later reply to the request before it.
+fn not_answered_once(args: &[&[u8]]) -> Option<&'static str> {
+    let Some(name) = args.first() else {
+        return Some("an empty command (the server does not answer it)");
+    };
+    let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
+    if SUBSCRIPTION.iter().any(|s| is(s)) {
+        Some("(un)subscribe through call; use RemoteClient::subscribe")
+    } else if is(b"MONITOR") {
+        Some("MONITOR (answers every command of the server)")
+    } else if is(b"CLIENT")
+        && args
+            .get(1)
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"REPLY"))
+    {
+        Some("CLIENT REPLY (turns replies off)")
+    } else {
+        None
+    }
 }
 
 fn deliver(frame: Frame, shared: &Shared, on_push: Option<&PushHandler>) {
     let is_push = match &frame {
         Frame::Push(parts) => !SUBSCRIPTION.iter().any(|k| kind_is(parts, k)),
         Frame::Array(parts) => {
+            if shared.subscribing.load(Ordering::Relaxed) && kind_is(parts, b"subscribe") {
+                shared.subscriber.store(true, Ordering::Relaxed);
+            }
             shared.subscriber.load(Ordering::Relaxed) && MESSAGES.iter().any(|k| kind_is(parts, k))
         }
         _ => false,
@@ -516,6 +573,6 @@ fn deliver(frame: Frame, shared: &Shared, on_push: Option<&PushHandler>) {
     }
     let slot = shared.pending.lock().pop_front();
     if let Some(slot) = slot {
-        let _ = slot.send(Ok(frame));
+        slot.send(Ok(frame));
     }
 }

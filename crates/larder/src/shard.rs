@@ -17,7 +17,8 @@
 //!     circle, keys at `stable_hash(key)`, looked up with [`DEFAULT_PROBES`] probes
 //!     (multi-probe consistent hashing, below);
 //!   - [`RingScheme::Ketama`] ([`HashRing::ketama`]): the libketama continuum, as libmemcached
-//!     (`KETAMA_WEIGHTED` with equal weights), twemproxy (`distribution: ketama`),
+//!     (`KETAMA_WEIGHTED` with equal weights), twemproxy (`distribution: ketama` with
+//!     `hash: md5`; its default key hash, fnv1a_64, places keys elsewhere on the same circle),
 //!     python-memcached/uhashring and PHP's memcached extension build it, so Larder shares a
 //!     pool with them: for `i` in `0..40`, the MD5 of `"name-i"` gives 4 points (bytes
 //!     `4j..4j+4` of the digest read little-endian, `j` in `0..4`) on a 32-bit circle, 160 per
@@ -49,7 +50,7 @@
 //!
 //! ## Bounds
 //!
-//! A ring holds `vnodes` points per node (16 bytes each plus the name), a lookup is a binary
+//! A ring holds `vnodes` points per node (24 bytes each: the point and a shared name), a lookup is a binary
 //! search over them; modulo and range placements hold one entry per node or range.
 
 use md5::{Digest, Md5};

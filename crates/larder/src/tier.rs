@@ -14,8 +14,9 @@
 //!   keys of [`crate::hotkeys::HotTier`]) cost the server no tracking memory.
 //! * [`Invalidation::Channel`] — an application pub/sub channel, for any server (no tracking
 //!   needed): [`Tier::set`] and [`Tier::del`] publish the key on the channel after the write,
-//!   and every tier subscribed to it drops the key. Writers that do not publish leave other
-//!   L1s stale until the L1 TTL.
+//!   and every tier subscribed to it drops the key. Whatever is not published leaves other
+//!   L1s stale until the L1 TTL: writers that do not publish, and the server's own changes
+//!   (expiry, eviction, `FLUSHALL`/`FLUSHDB`), which no channel announces.
 //!
 //! ## Connections ([`Protocol`])
 //!
@@ -27,7 +28,7 @@
 //!   tracking on with `REDIRECT <id of the second>`, so the server sends the invalidations
 //!   to it as `message __redis__:invalidate [keys]`.
 //!
-//! A null key list (the server flushed its data) drops the whole L1.
+//! In the tracking modes a null key list (the server flushed its data) drops the whole L1.
 //!
 //! ## How it stays coherent
 //!
@@ -369,11 +370,13 @@ async fn open(shared: &Arc<Shared>) -> Result<Arc<Session>, RemoteError> {
         }
     };
     let data = connect_one(shared, &live).await?;
+    // Tracking over RESP2 redirects the data connection's invalidations to the subscriber,
+    // which needs its id; an application channel needs no tracking and no id.
     let redirect = match &events {
-        Some(e) => Some(e.id().ok_or(RemoteError::Unsupported(
-            "REDIRECT needs the subscriber's CLIENT ID",
-        ))?),
-        None => None,
+        Some(e) if !matches!(mode, Invalidation::Channel(_)) => Some(e.id().ok_or(
+            RemoteError::Unsupported("REDIRECT needs the subscriber's CLIENT ID"),
+        )?),
+        _ => None,
     };
     match mode.tracking_command(redirect) {
         Some(command) => {
@@ -418,7 +421,11 @@ impl Tier {
     /// Connects to the L2 (subscribing and turning tracking on as
     /// [`TierConfig::invalidation`] asks) and starts the reconnecting supervisor. Fails if the
     /// first session fails.
-    pub async fn connect(config: TierConfig) -> Result<Tier, RemoteError> {
+    pub async fn connect(mut config: TierConfig) -> Result<Tier, RemoteError> {
+        if config.invalidation == Invalidation::OptIn {
+            // An opted-in read pipelines `CLIENT CACHING yes` and `GET`: two permits at once.
+            config.remote.max_in_flight = config.remote.max_in_flight.max(2);
+        }
         let mut l1 = Cache::builder()
             .max_capacity(config.l1_capacity)
             .time_to_live(config.l1_ttl);
@@ -524,7 +531,10 @@ impl Tier {
         Ok(())
     }
 
-    /// The L1 (to inspect it, or to promote values into it: see [`crate::hotkeys`]).
+    /// The L1, to inspect it. Values put into it directly bypass the fill guard and, under
+    /// [`Invalidation::OptIn`] or outside the [`Invalidation::Broadcast`] prefixes, are never
+    /// invalidated: promote through [`Tier::get_with`] with `fill = true`, as
+    /// [`crate::hotkeys`] does.
     pub fn l1(&self) -> &Cache<Vec<u8>, Vec<u8>> {
         &self.shared.l1
     }

@@ -451,11 +451,30 @@ pub mod pg {
         }
     }
 
+    /// `url` with any password replaced by `***`, for error messages that reach logs: the
+    /// `password=…` field of a key-value string, or the `:…@` of a `postgresql://` URL.
+    fn redacted(url: &str) -> String {
+        if let Some(rest) = url.split_once("://").map(|(_, r)| r)
+            && let Some((userinfo, _)) = rest.split_once('@')
+            && let Some((user, _)) = userinfo.split_once(':')
+        {
+            return url.replacen(userinfo, &format!("{user}:***"), 1);
+        }
+        url.split_whitespace()
+            .map(|field| match field.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => field.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     fn connect(url: &str, schema: &str) -> Result<Session, SqlError> {
         let mut client = postgres::Client::connect(url, postgres::NoTls).map_err(|e| {
             let cause = std::error::Error::source(&e).map_or(String::new(), |c| format!(": {c}"));
             SqlError(format!(
-                "postgres: connect to {URL_VAR}={url:?}: {e}{cause}"
+                "postgres: connect to {URL_VAR}={:?}: {e}{cause}",
+                redacted(url)
             ))
         })?;
         client.batch_execute(&format!(
