@@ -334,16 +334,18 @@ impl RemoteClient {
         }
         let mut bytes = Vec::new();
         let (mut replies, mut answers) = (Vec::new(), Vec::new());
-        let mut permit = Some(permit);
-        for (i, args) in commands.iter().enumerate() {
+        for args in commands {
             encode_command(&mut bytes, args);
             let (reply, answer) = oneshot::channel();
-            let last = i + 1 == commands.len();
             replies.push(Slot {
                 reply,
-                _permit: if last { permit.take() } else { None },
+                _permit: None,
             });
             answers.push(answer);
+        }
+        // The request's permits go with its last reply: released when that one is answered.
+        if let Some(last) = replies.last_mut() {
+            last._permit = Some(permit);
         }
         let send = self.requests.send(Outgoing { bytes, replies });
         let wait = async {

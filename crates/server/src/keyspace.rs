@@ -298,11 +298,11 @@ impl Keyspace {
     }
 
     /// Reconciles `maxmemory` with what the allocator reports: sets the budget of the data
-    /// (engine weight: key and value heap bytes + [`ENTRY_OVERHEAD`] per entry) so that
-    /// `allocated`, the allocator's figure for the whole process
-    /// ([`AllocatorStats::limited_bytes`](crate::memory::AllocatorStats::limited_bytes): the bytes it holds and the freed pages it keeps
-    /// resident), stays within `maxmemory`. Called at start, on `CONFIG
-    /// SET`, and `hz` times a second by the server.
+    /// (engine weight: key and value heap bytes + [`ENTRY_OVERHEAD`] per entry) so that `used`,
+    /// the allocator's figure for the whole process
+    /// ([`AllocatorStats::limited_bytes`](crate::memory::AllocatorStats::limited_bytes): the
+    /// bytes it holds and the freed pages it keeps resident), stays within `maxmemory`. Called
+    /// at start, on `CONFIG SET`, and `hz` times a second by the server.
     ///
     /// The aim is `target` = `maxmemory` less a margin of 1/32 (3 %), which absorbs what moves
     /// between two calls (buffers of clients, tables growing). With `D` the data's weight now
@@ -316,22 +316,22 @@ impl Keyspace {
     ///
     /// The budget stays between an eighth of `maxmemory` (below that the rest of the process,
     /// not the data, is what is over the limit) and `maxmemory`. Without allocator figures
-    /// (`allocated` is `None`: jemalloc is not the global allocator) the budget is `maxmemory`
+    /// (`used` is `None`: jemalloc is not the global allocator) the budget is `maxmemory`
     /// itself and the engine's weight is the memory figure.
-    pub fn reconcile(&self, allocated: Option<u64>) {
+    pub fn reconcile(&self, used: Option<u64>) {
         let (maxmemory, policy) = self.limit();
         if maxmemory == 0 {
             return;
         }
-        let budget = match allocated {
+        let budget = match used {
             None => maxmemory,
-            Some(allocated) => {
+            Some(used) => {
                 let aim = maxmemory - maxmemory / RECONCILE_MARGIN;
                 let data = self.store.weighted_size();
-                let target = if allocated > aim {
-                    (u128::from(data) * u128::from(aim) / u128::from(allocated)) as u64
+                let target = if used > aim {
+                    (u128::from(data) * u128::from(aim) / u128::from(used)) as u64
                 } else {
-                    data.saturating_add((aim - allocated) / 2)
+                    data.saturating_add((aim - used) / 2)
                 };
                 target.clamp((maxmemory / 8).max(1), maxmemory)
             }
