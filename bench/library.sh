@@ -2,7 +2,8 @@
 # The `larder` library's figures (docs/library.md), as one markdown report on stdout:
 #
 #   1. in-process read throughput, 2 threads, Zipf keys, 90 % hits: larder::Cache vs moka (sync)
-#      vs quick_cache (and the bare engine store) in paired rounds, on 1,000,000 and 100,000 keys;
+#      vs quick_cache (and the bare engine store) in paired rounds over three independently built
+#      instances of each cache, on 1,000,000 and 100,000 keys;
 #   2. stampede: 1,000 concurrent readers of an expired key, cache-aside vs single flight;
 #   3. XFetch on the real clock: 1,000 reads/s of one key for ten TTL periods, β = 1 vs β = 0.
 #

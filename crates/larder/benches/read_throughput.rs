@@ -11,9 +11,16 @@
 //! that shifts between rounds. The engine's bare `Store<u64, u64>` runs too, as the floor of
 //! what the wrapper costs.
 //!
-//! `cargo bench -p larder --bench read_throughput [-- ROUNDS [OPS_PER_THREAD [KEYS]]]`
-//! (defaults: 21 rounds of 1,000,000 reads per thread per cache, 1,000,000 keys; with 100,000
-//! keys the warm set is about 30,000 keys, small enough to stay in the CPU caches). `bench/library.sh` runs it.
+//! Where an instance's memory lands matters as much as its code on this memory-bound workload:
+//! two instances of the *same* cache built in one process differ by up to 20 % (the hot entries'
+//! cache-line and page neighbours differ). So every cache is built several times (`SETS`
+//! independent sets, each cache filled on its own, in an order that rotates between sets), and the
+//! rounds cycle over the sets; a ratio is always taken between caches of the same set and round.
+//!
+//! `cargo bench -p larder --bench read_throughput [-- ROUNDS [OPS_PER_THREAD [KEYS [SETS]]]]`
+//! (defaults: 21 rounds of 1,000,000 reads per thread per cache, 1,000,000 keys, 3 sets; with
+//! 100,000 keys the warm set is about 30,000 keys, small enough to stay in the CPU caches).
+//! `bench/library.sh` runs it.
 
 use larder::Cache;
 use rand::rngs::StdRng;
@@ -122,6 +129,9 @@ fn run(cache: &dyn Reader, streams: &[Vec<u64>], start: usize, ops: usize) -> (f
     ((THREADS * ops) as f64 / secs, hits)
 }
 
+/// Builds one cache of `capacity` entries warmed with keys `1..=hot`.
+type Build = fn(u64, u64) -> Box<dyn Reader>;
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -136,45 +146,78 @@ fn main() {
     let ops = args.get(1).copied().unwrap_or(1_000_000);
     let keys = args.get(2).map_or(KEYS, |&k| k as u64);
 
+    let sets = args.get(3).copied().unwrap_or(3).max(1);
+
     let hot = hot_set(keys, 0.9);
     let capacity = hot + hot / 4;
     let streams: Vec<Vec<u64>> = (0..THREADS).map(|t| stream(keys, t)).collect();
 
-    let larder: Cache<u64, u64> = Cache::new(capacity);
-    let moka: moka::sync::Cache<u64, u64> = moka::sync::Cache::new(capacity);
-    let quick: quick_cache::sync::Cache<u64, u64> =
-        quick_cache::sync::Cache::new(capacity as usize);
-    for key in 1..=hot {
-        larder.insert(key, key);
-        moka.insert(key, key);
-        quick.insert(key, key);
-    }
-    let engine = larder_engine::Store::<u64, u64>::new(capacity);
-    for key in 1..=hot {
-        let _ = engine.insert(key, key);
-    }
-    moka.run_pending_tasks();
-    let caches: [&dyn Reader; 4] = [&larder, &moka, &quick, &engine];
-    for c in caches {
-        let resident = (1..=hot).filter(|&k| c.read(k).is_some()).count();
-        assert_eq!(resident as u64, hot, "{} lost warm keys", c.name());
+    // Each set holds one instance of every cache, in the report's order; each instance is
+    // filled on its own, and the build order rotates from set to set.
+    let builders: [Build; 4] = [
+        |capacity, hot| {
+            let cache: Cache<u64, u64> = Cache::new(capacity);
+            (1..=hot).for_each(|key| cache.insert(key, key));
+            Box::new(cache)
+        },
+        |capacity, hot| {
+            let cache = moka::sync::Cache::new(capacity);
+            (1..=hot).for_each(|key| cache.insert(key, key));
+            cache.run_pending_tasks();
+            Box::new(cache)
+        },
+        |capacity, hot| {
+            let cache = quick_cache::sync::Cache::new(capacity as usize);
+            (1..=hot).for_each(|key| cache.insert(key, key));
+            Box::new(cache)
+        },
+        |capacity, hot| {
+            let store = larder_engine::Store::<u64, u64>::new(capacity);
+            (1..=hot).for_each(|key| {
+                let _ = store.insert(key, key);
+            });
+            Box::new(store)
+        },
+    ];
+    let kinds = builders.len();
+    let instances: Vec<Vec<Box<dyn Reader>>> = (0..sets)
+        .map(|set| {
+            let mut built: Vec<Option<Box<dyn Reader>>> = (0..kinds).map(|_| None).collect();
+            for i in 0..kinds {
+                let kind = (i + set) % kinds;
+                built[kind] = Some(builders[kind](capacity, hot));
+            }
+            built
+                .into_iter()
+                .map(|b| b.expect("every kind built"))
+                .collect()
+        })
+        .collect();
+    for set in &instances {
+        for c in set {
+            let resident = (1..=hot).filter(|&k| c.read(k).is_some()).count();
+            assert_eq!(resident as u64, hot, "{} lost warm keys", c.name());
+        }
     }
 
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); caches.len()];
-    let mut hit_ratio = vec![0.0; caches.len()];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); kinds];
+    let mut hit_ratio = vec![0.0; kinds];
     for round in 0..rounds {
+        let set = &instances[round % sets];
         let start = round.wrapping_mul(0x9E37_79B9) & (STREAM - 1);
-        for i in 0..caches.len() {
-            let at = (i + round) % caches.len();
-            let (rate, hits) = run(caches[at], &streams, start, ops);
+        for i in 0..kinds {
+            let at = (i + round) % kinds;
+            let (rate, hits) = run(&*set[at], &streams, start, ops);
             rates[at].push(rate);
             hit_ratio[at] = hits as f64 / (THREADS * ops) as f64;
         }
     }
+    let caches = &instances[0];
 
     println!(
         "read throughput, {THREADS} threads, Zipf α={ALPHA} over {keys} keys, {hot} warm keys \
-         (capacity {capacity}), {rounds} paired rounds of {ops} reads per thread"
+         (capacity {capacity}), {rounds} paired rounds of {ops} reads per thread over {sets} \
+         sets of instances"
     );
     println!();
     println!("| cache | hit ratio | median Mops/s | larder ÷ this (median of per-round ratios) |");
