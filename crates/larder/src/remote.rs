@@ -42,10 +42,12 @@
 //!   connection ends, even when its caller has stopped waiting); further callers wait for a
 //!   permit.
 //! * The read buffer holds at most [`RemoteConfig::max_reply_bytes`] of one unfinished frame;
-//!   a longer reply closes the connection ([`RemoteError::ReplyTooLarge`]).
+//!   a longer reply closes the connection ([`RemoteError::ReplyTooLarge`]). A reply that arrives
+//!   in many reads is scanned once, resuming where the last read stopped
+//!   ([`larder_protocol::FrameScanner`]), then parsed once: linear in its size.
 //! * Connecting and every request are bounded by [`RemoteConfig::timeout`].
 
-use larder_protocol::{Frame, FrameError, encode_command, parse_frame};
+use larder_protocol::{Frame, FrameError, FrameScanner, encode_command, parse_frame};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::fmt;
@@ -485,16 +487,26 @@ async fn read_loop(
     let _guard = CloseOnDrop(Arc::clone(&shared));
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 16 * 1024];
+    // Where the frame at the start of `buf` ends, found read by read: a large reply is walked
+    // once, not once per read.
+    let mut scanner = FrameScanner::new();
     loop {
         // Hand out every complete frame in the buffer.
         let mut start = 0;
         loop {
-            match parse_frame(&buf[start..]) {
-                Ok(Some((frame, used))) => {
+            let len = match scanner.scan(&buf[start..]) {
+                Ok(Some(len)) => len,
+                Ok(None) => break,
+                Err(e) => return shared.close(RemoteError::Protocol(e)),
+            };
+            match parse_frame(&buf[start..start + len]) {
+                Ok(Some((frame, used))) if used == len => {
                     start += used;
                     deliver(frame, &shared, on_push.as_ref());
                 }
-                Ok(None) => break,
+                // The scanner and the parser apply the same checks; a disagreement is a bug,
+                // and the connection cannot be trusted past it.
+                Ok(_) => return shared.close(RemoteError::Protocol(FrameError::InvalidLength)),
                 Err(e) => return shared.close(RemoteError::Protocol(e)),
             }
         }

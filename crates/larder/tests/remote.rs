@@ -91,3 +91,35 @@ async fn a_reply_that_does_not_come_in_time_ends_the_connection() {
         .expect("the silent server sees the client go")
         .expect("server task");
 }
+
+/// A reply far larger than one read (about 1.6 MB of 100,000 elements, read 16 KiB at a time)
+/// arrives intact, and the replies pipelined after it still reach their own requests.
+#[tokio::test]
+async fn a_reply_spanning_many_reads_arrives_whole_and_in_step() {
+    let server = TestServer::start().await;
+    let client = RemoteClient::connect(&RemoteConfig::new(server.addr.to_string()), None, None)
+        .await
+        .expect("connect");
+    let items: Vec<Vec<u8>> = (0..100_000)
+        .map(|i| format!("item-{i:07}").into_bytes())
+        .collect();
+    for batch in items.chunks(5_000) {
+        let mut args: Vec<&[u8]> = vec![b"RPUSH", b"big"];
+        args.extend(batch.iter().map(Vec::as_slice));
+        client.call(&args).await.expect("RPUSH answers");
+    }
+    client
+        .call(&[b"SET", b"after", b"small"])
+        .await
+        .expect("SET answers");
+    let (range, after, len) = tokio::join!(
+        client.call(&[b"LRANGE", b"big", b"0", b"-1"]),
+        client.call(&[b"GET", b"after"]),
+        client.call(&[b"LLEN", b"big"]),
+    );
+    let expected: Vec<Frame> = items.into_iter().map(Frame::Bulk).collect();
+    assert_eq!(range.expect("LRANGE answers"), Frame::Array(expected));
+    assert_eq!(after.expect("GET answers"), Frame::Bulk(b"small".to_vec()));
+    assert_eq!(len.expect("LLEN answers"), Frame::Integer(100_000));
+    assert!(!client.is_closed());
+}

@@ -107,6 +107,104 @@ pub fn parse_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
     walk(buf, 0, 0, &mut Build)
 }
 
+/// Finds where one frame ends in a buffer that grows between calls, resuming where the last call
+/// stopped, so that a large reply arriving in many reads is walked once instead of once per read
+/// (which [`parse_frame`] on the whole buffer after every read would do: quadratic time).
+///
+/// It applies exactly [`parse_frame`]'s checks in the same order, so on any input it answers as
+/// `parse_frame` would (incomplete, the frame's length, or the same error); once it reports a
+/// length, `parse_frame` on those bytes builds the frame. Its memory is one counter per open
+/// aggregate (at most [`MAX_DEPTH`]). An incomplete line is re-read on the next call, so a single
+/// huge simple string or error line is still scanned once per call.
+#[derive(Debug, Default, Clone)]
+pub struct FrameScanner {
+    /// Where the next element starts, from the frame's first byte.
+    pos: usize,
+    /// Elements still due in each open aggregate, outermost first.
+    open: Vec<usize>,
+}
+
+impl FrameScanner {
+    /// A scanner at the start of a frame.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Scans `buf`, which starts at the frame's first byte and holds at least what it held at the
+    /// previous call. `Ok(None)`: incomplete, call again with more. `Ok(Some(len))`: the frame is
+    /// the first `len` bytes, and the scanner is ready for the next frame (at `buf[len..]`).
+    pub fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
+        loop {
+            let Some(after) = self.element(buf)? else {
+                return Ok(None);
+            };
+            self.pos = after;
+            // The element ended: count it in its aggregate, closing those it completes.
+            loop {
+                match self.open.last_mut() {
+                    None => {
+                        *self = Self::default();
+                        return Ok(Some(after));
+                    }
+                    Some(due) if *due > 1 => {
+                        *due -= 1;
+                        break;
+                    }
+                    Some(_) => {
+                        self.open.pop();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads the element at `self.pos`: the position after it when it is a complete leaf or an
+    /// empty aggregate; otherwise an aggregate with elements is opened (and its first element is
+    /// scanned next) or `Ok(None)` says the element is incomplete.
+    fn element(&mut self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
+        loop {
+            let pos = self.pos;
+            let Some(&kind) = buf.get(pos) else {
+                return Ok(None);
+            };
+            if !TYPE_BYTES.contains(&kind) {
+                return Err(FrameError::UnknownType(kind));
+            }
+            let Some(cr) = find_cr(buf, pos)? else {
+                return Ok(None);
+            };
+            let text = &buf[pos + 1..cr];
+            let next = cr + 2;
+            let kind = match kind {
+                b'*' => Kind::Array,
+                b'~' => Kind::Set,
+                b'>' => Kind::Push,
+                b'%' => Kind::Map,
+                b'|' => Kind::Attribute,
+                _ => return Ok(leaf(buf, kind, text, next, &mut Check)?.map(|((), after)| after)),
+            };
+            let len = match (kind, parse_i64(text)) {
+                (Kind::Array, Some(-1)) => return Ok(Some(next)),
+                (_, Some(len)) => usize::try_from(len).map_err(|_| FrameError::InvalidLength)?,
+                (_, None) => return Err(FrameError::InvalidLength),
+            };
+            if self.open.len() >= MAX_DEPTH {
+                return Err(FrameError::TooDeep);
+            }
+            let count = match kind {
+                Kind::Map => len.saturating_mul(2),
+                Kind::Attribute => len.saturating_mul(2).saturating_add(1),
+                _ => len,
+            };
+            if count == 0 {
+                return Ok(Some(next));
+            }
+            self.open.push(count);
+            self.pos = next;
+        }
+    }
+}
+
 /// Writes `frame` in `version`'s forms, as the server's [`Reply`] would: RESP3-only types take
 /// their RESP2 forms under [`Version::Resp2`] (a map becomes a flat array, a double a bulk
 /// string, a bulk error a simple error, attributes are dropped), and [`Frame::NullArray`]

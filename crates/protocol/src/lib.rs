@@ -15,7 +15,9 @@
 //!   `addReply*` functions write it, doubles included (`%.17g`, as in Redis 7.0).
 //!   [`encode_command`] writes a request.
 //! * Frames — [`parse_frame`] reads any RESP2/RESP3 value into an owned [`Frame`] (the client
-//!   side); [`encode_frame`] writes one back.
+//!   side); [`encode_frame`] writes one back. [`FrameScanner`] finds where a frame ends in a
+//!   buffer that grows read by read, resuming where it stopped, so a reader that waits for a
+//!   large reply walks it once rather than once per read.
 //!
 //! ## Guarantees
 //!
@@ -71,6 +73,6 @@ mod int;
 mod reply;
 mod request;
 
-pub use frame::{Frame, FrameError, MAX_DEPTH, encode_frame, parse_frame};
+pub use frame::{Frame, FrameError, FrameScanner, MAX_DEPTH, encode_frame, parse_frame};
 pub use reply::{Reply, Version, encode_command};
 pub use request::{Command, Limits, ProtocolError, parse_command};

@@ -2,7 +2,7 @@
 //! as edits of valid input, never make a parser panic or claim more than it was given.
 
 use larder_protocol::{
-    Frame, Limits, Version, encode_command, encode_frame, parse_command, parse_frame,
+    Frame, FrameScanner, Limits, Version, encode_command, encode_frame, parse_command, parse_frame,
 };
 use proptest::prelude::*;
 
@@ -101,6 +101,29 @@ fn check_frame(input: &[u8]) {
 }
 
 /// Applies byte edits (position, new byte or deletion) to `input`.
+/// One scanner fed `input` in growing prefixes (ending at `cuts`, taken modulo the length, then
+/// at the whole input) answers at every prefix what `parse_frame` answers on it: incomplete, the
+/// same length, or the same error.
+fn check_scanner(input: &[u8], cuts: &[usize]) {
+    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
+    ends.push(input.len());
+    ends.sort_unstable();
+    let mut scanner = FrameScanner::new();
+    for end in ends {
+        let expected = parse_frame(&input[..end]).map(|parsed| parsed.map(|(_, len)| len));
+        let scanned = scanner.scan(&input[..end]);
+        assert_eq!(
+            scanned,
+            expected,
+            "prefix of {end} of {} bytes",
+            input.len()
+        );
+        if scanned != Ok(None) {
+            return;
+        }
+    }
+}
+
 fn edit(mut input: Vec<u8>, edits: &[(usize, Option<u8>)]) -> Vec<u8> {
     for &(at, byte) in edits {
         if input.is_empty() {
@@ -165,6 +188,35 @@ proptest! {
         encode_frame(&mut out, &frame, Version::Resp2);
         let parsed = parse_frame(&out).unwrap();
         prop_assert_eq!(parsed.map(|(_, n)| n), Some(out.len()));
+    }
+
+    #[test]
+    fn scanner_agrees_with_parser_on_frames(
+        frame in frame_strategy(),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let mut out = Vec::new();
+        encode_frame(&mut out, &frame, Version::Resp3);
+        check_scanner(&out, &cuts);
+    }
+
+    #[test]
+    fn scanner_agrees_with_parser_on_edited_frames(
+        frame in frame_strategy(),
+        edits in edits(),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        let mut out = Vec::new();
+        encode_frame(&mut out, &frame, Version::Resp3);
+        check_scanner(&edit(out, &edits), &cuts);
+    }
+
+    #[test]
+    fn scanner_agrees_with_parser_on_arbitrary_bytes(
+        input in prop::collection::vec(any::<u8>(), 0..256),
+        cuts in prop::collection::vec(any::<usize>(), 0..12),
+    ) {
+        check_scanner(&input, &cuts);
     }
 
     #[test]
