@@ -163,44 +163,15 @@ impl FrameScanner {
     /// scanned next) or `Ok(None)` says the element is incomplete.
     fn element(&mut self, buf: &[u8]) -> Result<Option<usize>, FrameError> {
         loop {
-            let pos = self.pos;
-            let Some(&kind) = buf.get(pos) else {
-                return Ok(None);
-            };
-            if !TYPE_BYTES.contains(&kind) {
-                return Err(FrameError::UnknownType(kind));
+            match open(buf, self.pos, self.open.len(), &mut Check)? {
+                None => return Ok(None),
+                Some(Opened::Whole((), after)) => return Ok(Some(after)),
+                Some(Opened::Aggregate { count: 0, next, .. }) => return Ok(Some(next)),
+                Some(Opened::Aggregate { count, next, .. }) => {
+                    self.open.push(count);
+                    self.pos = next;
+                }
             }
-            let Some(cr) = find_cr(buf, pos)? else {
-                return Ok(None);
-            };
-            let text = &buf[pos + 1..cr];
-            let next = cr + 2;
-            let kind = match kind {
-                b'*' => Kind::Array,
-                b'~' => Kind::Set,
-                b'>' => Kind::Push,
-                b'%' => Kind::Map,
-                b'|' => Kind::Attribute,
-                _ => return Ok(leaf(buf, kind, text, next, &mut Check)?.map(|((), after)| after)),
-            };
-            let len = match (kind, parse_i64(text)) {
-                (Kind::Array, Some(-1)) => return Ok(Some(next)),
-                (_, Some(len)) => usize::try_from(len).map_err(|_| FrameError::InvalidLength)?,
-                (_, None) => return Err(FrameError::InvalidLength),
-            };
-            if self.open.len() >= MAX_DEPTH {
-                return Err(FrameError::TooDeep);
-            }
-            let count = match kind {
-                Kind::Map => len.saturating_mul(2),
-                Kind::Attribute => len.saturating_mul(2).saturating_add(1),
-                _ => len,
-            };
-            if count == 0 {
-                return Ok(Some(next));
-            }
-            self.open.push(count);
-            self.pos = next;
         }
     }
 }
@@ -372,6 +343,46 @@ fn walk<V: Visit>(
     depth: usize,
     visit: &mut V,
 ) -> Result<Option<(V::Out, usize)>, FrameError> {
+    let (kind, count, next) = match open(buf, pos, depth, visit)? {
+        None => return Ok(None),
+        Some(Opened::Whole(out, after)) => return Ok(Some((out, after))),
+        Some(Opened::Aggregate { kind, count, next }) => (kind, count, next),
+    };
+    let mut items = Vec::with_capacity(count.min(PREALLOCATE_MAX));
+    let mut pos = next;
+    // Each element spans at least three bytes, so a count beyond the input ends in `Ok(None)`
+    // after as many rounds as the input allows.
+    for _ in 0..count {
+        let Some((item, after)) = walk(buf, pos, depth + 1, visit)? else {
+            return Ok(None);
+        };
+        items.push(item);
+        pos = after;
+    }
+    Ok(Some((visit.aggregate(kind, items), pos)))
+}
+
+/// What the line at `pos` starts.
+enum Opened<O> {
+    /// A whole frame (a leaf or a null array) and the position after it.
+    Whole(O, usize),
+    /// An aggregate of `count` elements (keys and values counted apart; an attribute's value
+    /// last), the first at `next`.
+    Aggregate {
+        kind: Kind,
+        count: usize,
+        next: usize,
+    },
+}
+
+/// Reads the line at `pos`, `depth` aggregates deep: the leaf it holds (through `visit`) or the
+/// aggregate it opens. `Ok(None)` when incomplete.
+fn open<V: Visit>(
+    buf: &[u8],
+    pos: usize,
+    depth: usize,
+    visit: &mut V,
+) -> Result<Option<Opened<V::Out>>, FrameError> {
     let Some(&kind) = buf.get(pos) else {
         return Ok(None);
     };
@@ -389,10 +400,15 @@ fn walk<V: Visit>(
         b'>' => Kind::Push,
         b'%' => Kind::Map,
         b'|' => Kind::Attribute,
-        _ => return leaf(buf, kind, text, next, visit),
+        _ => {
+            let whole = leaf(buf, kind, text, next, visit)?;
+            return Ok(whole.map(|(out, after)| Opened::Whole(out, after)));
+        }
     };
     let len = match (kind, parse_i64(text)) {
-        (Kind::Array, Some(-1)) => return Ok(Some((visit.leaf(Leaf::NullArray), next))),
+        (Kind::Array, Some(-1)) => {
+            return Ok(Some(Opened::Whole(visit.leaf(Leaf::NullArray), next)));
+        }
         (_, Some(len)) => usize::try_from(len).map_err(|_| FrameError::InvalidLength)?,
         (_, None) => return Err(FrameError::InvalidLength),
     };
@@ -404,18 +420,7 @@ fn walk<V: Visit>(
         Kind::Attribute => len.saturating_mul(2).saturating_add(1),
         _ => len,
     };
-    let mut items = Vec::with_capacity(count.min(PREALLOCATE_MAX));
-    let mut pos = next;
-    // Each element spans at least three bytes, so a count beyond the input ends in `Ok(None)`
-    // after as many rounds as the input allows.
-    for _ in 0..count {
-        let Some((item, after)) = walk(buf, pos, depth + 1, visit)? else {
-            return Ok(None);
-        };
-        items.push(item);
-        pos = after;
-    }
-    Ok(Some((visit.aggregate(kind, items), pos)))
+    Ok(Some(Opened::Aggregate { kind, count, next }))
 }
 
 /// A frame that holds no other: `kind` is its type byte, `text` its first line after that
