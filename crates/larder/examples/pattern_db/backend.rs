@@ -297,13 +297,46 @@ pub mod pg {
             if let Some(s) = self.statements.get(sql) {
                 return Ok(s.clone());
             }
-            let stmt = self.client.prepare(&sql.replace('?', "$"))?;
+            let stmt = self.client.prepare(&dollar_placeholders(sql))?;
             if self.statements.len() >= STATEMENT_CACHE {
                 self.statements.clear();
             }
             self.statements.insert(sql.to_string(), stmt.clone());
             Ok(stmt)
         }
+    }
+
+    /// `sql` with its `?N` placeholders written as PostgreSQL's `$N`. A `?` inside a string
+    /// literal (`'…'`, `''` escapes included), a quoted identifier or a `--` comment, or one not
+    /// followed by a digit (jsonb's `?`, `?|`, `?&` operators), stays as it is. Not handled,
+    /// because no statement here uses them: `/* */` comments, `E'…'` backslash escapes and
+    /// dollar-quoted strings.
+    fn dollar_placeholders(sql: &str) -> String {
+        let mut out = String::with_capacity(sql.len());
+        let mut chars = sql.chars().peekable();
+        let mut quote: Option<char> = None;
+        let mut comment = false;
+        while let Some(c) = chars.next() {
+            if comment {
+                comment = c != '\n';
+            } else if let Some(q) = quote {
+                if c == q {
+                    quote = None;
+                }
+            } else {
+                match c {
+                    '\'' | '"' => quote = Some(c),
+                    '-' if chars.peek() == Some(&'-') => comment = true,
+                    '?' if chars.peek().is_some_and(char::is_ascii_digit) => {
+                        out.push('$');
+                        continue;
+                    }
+                    _ => {}
+                }
+            }
+            out.push(c);
+        }
+        out
     }
 
     /// A connection to a schema of its own, served by its own thread.
@@ -549,5 +582,22 @@ pub mod pg {
             values.push(v.unwrap_or(Value::Null));
         }
         Ok(Row(values))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn placeholders_become_dollars_outside_literals_identifiers_and_comments() {
+            assert_eq!(
+                super::dollar_placeholders(
+                    "SELECT ?1, '?2', \"a?3\", j ? 'k' -- ?4\nWHERE id = ?12"
+                ),
+                "SELECT $1, '?2', \"a?3\", j ? 'k' -- ?4\nWHERE id = $12"
+            );
+            assert_eq!(
+                super::dollar_placeholders("SELECT 'it''s ?1' || ?2, j ?| ARRAY['a']"),
+                "SELECT 'it''s ?1' || $2, j ?| ARRAY['a']"
+            );
+        }
     }
 }
