@@ -92,7 +92,7 @@ async fn a_reply_that_does_not_come_in_time_ends_the_connection() {
         .expect("server task");
 }
 
-/// A reply far larger than one read (about 1.6 MB of 100,000 elements, read 16 KiB at a time)
+/// A reply far larger than one read (about 1.9 MB of 100,000 elements, read 16 KiB at a time)
 /// arrives intact, and the replies pipelined after it still reach their own requests.
 #[tokio::test]
 async fn a_reply_spanning_many_reads_arrives_whole_and_in_step() {
