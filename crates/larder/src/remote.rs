@@ -43,11 +43,11 @@
 //!   permit.
 //! * The read buffer holds at most [`RemoteConfig::max_reply_bytes`] of one unfinished frame;
 //!   a longer reply closes the connection ([`RemoteError::ReplyTooLarge`]). A reply that arrives
-//!   in many reads is scanned once, resuming where the last read stopped
-//!   ([`larder_protocol::FrameScanner`]), then parsed once: linear in its size.
+//!   in many reads is scanned once, resuming where the last read stopped, then built once
+//!   ([`larder_protocol::FrameScanner`]): linear in its size.
 //! * Connecting and every request are bounded by [`RemoteConfig::timeout`].
 
-use larder_protocol::{Frame, FrameError, FrameScanner, encode_command, parse_frame};
+use larder_protocol::{Frame, FrameError, FrameScanner, encode_command};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::fmt;
@@ -494,19 +494,12 @@ async fn read_loop(
         // Hand out every complete frame in the buffer.
         let mut start = 0;
         loop {
-            let len = match scanner.scan(&buf[start..]) {
-                Ok(Some(len)) => len,
-                Ok(None) => break,
-                Err(e) => return shared.close(RemoteError::Protocol(e)),
-            };
-            match parse_frame(&buf[start..start + len]) {
-                Ok(Some((frame, used))) if used == len => {
+            match scanner.next_frame(&buf[start..]) {
+                Ok(Some((frame, used))) => {
                     start += used;
                     deliver(frame, &shared, on_push.as_ref());
                 }
-                // The scanner and the parser apply the same checks; a disagreement is a bug,
-                // and the connection cannot be trusted past it.
-                Ok(_) => return shared.close(RemoteError::Protocol(FrameError::InvalidLength)),
+                Ok(None) => break,
                 Err(e) => return shared.close(RemoteError::Protocol(e)),
             }
         }

@@ -13,12 +13,17 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// A client of `server` with the default configuration and no handlers.
+async fn connect(server: &TestServer) -> RemoteClient {
+    RemoteClient::connect(&RemoteConfig::new(server.addr.to_string()), None, None)
+        .await
+        .expect("connect")
+}
+
 #[tokio::test]
 async fn commands_that_do_not_answer_exactly_once_are_refused_and_the_connection_stays_in_step() {
     let server = TestServer::start().await;
-    let client = RemoteClient::connect(&RemoteConfig::new(server.addr.to_string()), None, None)
-        .await
-        .expect("connect");
+    let client = connect(&server).await;
     let refused: [&[&[u8]]; 5] = [
         &[],
         &[b"MONITOR"],
@@ -97,9 +102,7 @@ async fn a_reply_that_does_not_come_in_time_ends_the_connection() {
 #[tokio::test]
 async fn a_reply_spanning_many_reads_arrives_whole_and_in_step() {
     let server = TestServer::start().await;
-    let client = RemoteClient::connect(&RemoteConfig::new(server.addr.to_string()), None, None)
-        .await
-        .expect("connect");
+    let client = connect(&server).await;
     let items: Vec<Vec<u8>> = (0..100_000)
         .map(|i| format!("item-{i:07}").into_bytes())
         .collect();

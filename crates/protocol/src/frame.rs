@@ -112,8 +112,8 @@ pub fn parse_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
 /// (which [`parse_frame`] on the whole buffer after every read would do: quadratic time).
 ///
 /// It applies exactly [`parse_frame`]'s checks in the same order, so on any input it answers as
-/// `parse_frame` would (incomplete, the frame's length, or the same error); once it reports a
-/// length, `parse_frame` on those bytes builds the frame. Its memory is one counter per open
+/// `parse_frame` would (incomplete, the frame's length, or the same error);
+/// [`FrameScanner::next_frame`] then builds the frame from those bytes. Its memory is one counter per open
 /// aggregate (at most [`MAX_DEPTH`]). An incomplete line is re-read on the next call, so a single
 /// huge simple string or error line is still scanned once per call.
 #[derive(Debug, Default, Clone)]
@@ -156,6 +156,17 @@ impl FrameScanner {
                 }
             }
         }
+    }
+
+    /// The next frame of `buf` (same contract as [`FrameScanner::scan`]), built once its end has
+    /// been found: the frame and its length, `Ok(None)` while incomplete. The bytes are scanned
+    /// once and built once, whatever the number of calls it took them to arrive.
+    pub fn next_frame(&mut self, buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
+        let Some(len) = self.scan(buf)? else {
+            return Ok(None);
+        };
+        // The scan applied every check the build does, so the build finds the same whole frame.
+        walk(&buf[..len], 0, 0, &mut Build)
     }
 
     /// Reads the element at `self.pos`: the position after it when it is a complete leaf or an
