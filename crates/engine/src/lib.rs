@@ -86,6 +86,7 @@ pub mod shard;
 pub mod stats;
 mod store;
 mod sync;
+mod table;
 pub mod weigher;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
