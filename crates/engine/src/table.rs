@@ -116,7 +116,11 @@ impl SlotTable {
     /// The group after `at`, wrapping around.
     #[inline]
     fn next(&self, at: usize) -> usize {
-        if at + 1 == self.groups.len() { 0 } else { at + 1 }
+        if at + 1 == self.groups.len() {
+            0
+        } else {
+            at + 1
+        }
     }
 
     /// The slot under `hash` that `is_it` accepts, asked only of slots whose tag matches.
