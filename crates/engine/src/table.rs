@@ -40,27 +40,42 @@ const EMPTY_GROUP: Group = Group {
 /// The hash bits that pick the home group.
 const HOME_BITS: u64 = (1 << 56) - 1;
 
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
-/// Bit `8 i + 7` is set for every byte `i` of `word` equal to `byte` (exactly; no false hits).
-#[inline]
-fn bytes_equal(word: u64, byte: u8) -> u64 {
-    let x = word ^ (LOW_BITS * u64::from(byte));
-    !(((x & !HIGH_BITS) + !HIGH_BITS) | x | !HIGH_BITS)
-}
+const LOW_BITS: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+const HIGH_BITS: u128 = 0x8080_8080_8080_8080_8080_8080_8080_8080;
+/// The high bit of each of the 12 tag bytes.
+const TAG_FLAGS: u128 = 0x8080_8080_8080_8080_8080_8080;
 
 impl Group {
-    /// One bit per place whose tag is `tag`: bit `i` for place `i`.
+    /// The places whose tag is `tag`, in order.
     #[inline]
-    fn matching(&self, tag: u8) -> u32 {
+    fn matching(&self, tag: u8) -> Matches {
         let t = &self.tags;
-        let low = u64::from_le_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]);
-        let high = u64::from(u32::from_le_bytes([t[8], t[9], t[10], t[11]]));
-        // Gather the high bit of each byte into one bit per byte.
-        let gather = |flags: u64| ((flags >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u32;
-        let high_flags = bytes_equal(high, tag) & 0x8080_8080;
-        gather(bytes_equal(low, tag)) | (gather(high_flags) << 8)
+        let tags = u128::from_le_bytes([
+            t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10], t[11], 0, 0, 0, 0,
+        ]);
+        // Bytes equal to `tag` become 0; then the high bit is set exactly in the zero bytes
+        // (the additions cannot carry from one byte into the next).
+        let x = tags ^ (LOW_BITS * u128::from(tag));
+        let zero = !(((x & !HIGH_BITS) + !HIGH_BITS) | x | !HIGH_BITS);
+        Matches(zero & TAG_FLAGS)
+    }
+}
+
+/// Places of a group, as the high bit of byte `place` of a 128-bit word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Matches(u128);
+
+impl Iterator for Matches {
+    type Item = usize;
+
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let place = (self.0.trailing_zeros() / 8) as usize;
+        self.0 &= self.0 - 1;
+        Some(place)
     }
 }
 
@@ -130,10 +145,7 @@ impl SlotTable {
         let mut at = self.home(hash);
         for _ in 0..self.groups.len() {
             let group = &self.groups[at];
-            let mut matches = group.matching(tag);
-            while matches != 0 {
-                let place = matches.trailing_zeros() as usize;
-                matches &= matches - 1;
+            for place in group.matching(tag) {
                 if is_it(group.slots[place]) {
                     return Some(group.slots[place]);
                 }
@@ -161,9 +173,7 @@ impl SlotTable {
         let mut at = self.home(hash);
         loop {
             let group = &mut self.groups[at];
-            let free = group.matching(0);
-            if free != 0 {
-                let free = free.trailing_zeros() as usize;
+            if let Some(free) = group.matching(0).next() {
                 group.tags[free] = tag;
                 group.slots[free] = slot;
                 return;
@@ -181,10 +191,7 @@ impl SlotTable {
         let mut at = home;
         for _ in 0..self.groups.len() {
             let group = &mut self.groups[at];
-            let mut matches = group.matching(tag);
-            while matches != 0 {
-                let place = matches.trailing_zeros() as usize;
-                matches &= matches - 1;
+            for place in group.matching(tag) {
                 if group.slots[place] == slot {
                     group.tags[place] = 0;
                     // Undo the counts its insertion made in the full groups it passed.
@@ -256,16 +263,20 @@ mod tests {
         assert_eq!(std::mem::align_of::<Group>(), 64);
     }
 
+    fn places(group: &Group, tag: u8) -> u32 {
+        group.matching(tag).map(|place| 1 << place).sum()
+    }
+
     #[test]
     fn matching_finds_exactly_the_places_with_the_tag() {
         let mut group = EMPTY_GROUP;
         group.tags = [7, 0, 7, 255, 1, 7, 0x87, 7, 9, 7, 0, 7];
-        assert_eq!(group.matching(7), 0b1010_1010_0101);
-        assert_eq!(group.matching(0), 0b0100_0000_0010);
-        assert_eq!(group.matching(255), 0b1000);
-        assert_eq!(group.matching(0x87), 0b100_0000);
-        assert_eq!(group.matching(9), 0b1_0000_0000);
-        assert_eq!(group.matching(2), 0);
+        assert_eq!(places(&group, 7), 0b1010_1010_0101);
+        assert_eq!(places(&group, 0), 0b0100_0000_0010);
+        assert_eq!(places(&group, 255), 0b1000);
+        assert_eq!(places(&group, 0x87), 0b100_0000);
+        assert_eq!(places(&group, 9), 0b1_0000_0000);
+        assert_eq!(places(&group, 2), 0);
     }
 
     /// Hashes chosen to collide: few home groups, few tags, so that probing, overflow counts
@@ -307,7 +318,7 @@ mod tests {
         ) {
             let group = Group { tags, ..EMPTY_GROUP };
             let expected = (0..WIDTH).filter(|&i| tags[i] == tag).map(|i| 1u32 << i).sum::<u32>();
-            prop_assert_eq!(group.matching(tag), expected);
+            prop_assert_eq!(places(&group, tag), expected);
         }
 
         /// The table answers like a set of slots, through growth, removal, shrinking and clearing,
