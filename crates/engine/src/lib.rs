@@ -10,6 +10,8 @@
 //! * [`Store`] — the concurrent cache: a power-of-two number of [`Shard`]s, each behind a
 //!   reader-writer lock. Build it with [`Store::builder`].
 //! * [`Shard`] — a complete single-threaded cache (table, slab, policy, budget, TTL, statistics).
+//! * [`table::SlotTable`] — the index from key hash to slot number in 64-byte groups (a hit costs
+//!   two dependent memory loads: the group, then the slot); the server's collections use it too.
 //!   The simulator uses it directly, with no locking, so a hit ratio measured offline is the one
 //!   the store achieves with one shard.
 //! * [`policy`] — eviction policies behind one trait with a written contract: exact LRU, FIFO,
@@ -63,11 +65,12 @@
 //!   budgets add up exactly to the store's capacity. An entry heavier than a shard's budget is
 //!   refused with [`InsertError::TooLarge`].
 //! * Memory: per entry, the slab slot (key, value, an 8-byte deadline, a 4-byte weight and a
-//!   1-byte access counter, 16 bytes beyond a `u64` key and value), a 4-byte table slot plus a
-//!   control byte, and the policy's metadata (S3-FIFO: 9 bytes plus a ghost of about 10 bytes per
-//!   remembered key, 0.9 per entry, and for the adaptive variant a second ghost, 0.1 per entry;
-//!   LRU, FIFO and SIEVE: 8 bytes). Measured: 45.8 bytes per entry for the adaptive S3-FIFO, 44.8
-//!   for S3-FIFO, 34.8 for LRU at a million entries; the figures are in `docs/benchmarks.md`.
+//!   1-byte access counter, 16 bytes beyond a `u64` key and value), 6.1 to 12.2 bytes of index
+//!   ([`table`]: a tag byte and a 4-byte slot number in 64-byte groups of 12, at most 7/8 full),
+//!   and the policy's metadata (S3-FIFO: 9 bytes plus a ghost of about 10 bytes per remembered
+//!   key, 0.9 per entry, and for the adaptive variant a second ghost, 0.1 per entry; LRU, FIFO
+//!   and SIEVE: 8 bytes). Measured: 41.4 bytes per entry for the adaptive S3-FIFO, 40.4 for
+//!   S3-FIFO, 30.4 for LRU at a million entries; the figures are in `docs/benchmarks.md`.
 //! * The departure memory (miss reasons) has a fixed number of 4-byte cells; namespace tracking
 //!   keeps at most the configured number of namespaces; hot-key tracking keeps at most `2 × top`
 //!   keys; the hit buffer is 64 slots per shard; single-flight state exists only while a load
@@ -86,7 +89,7 @@ pub mod shard;
 pub mod stats;
 mod store;
 mod sync;
-mod table;
+pub mod table;
 pub mod weigher;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -1,7 +1,8 @@
-//! The shard's index: key hash → slot number, in cache-line groups.
+//! The index of a slab whose entries keep their slot: key hash → slot number, in cache-line
+//! groups. The engine's shards and the server's large collections use it.
 //!
 //! A lookup on a large cache is bound by dependent memory loads. A SwissTable of slot numbers
-//! (what the shard used before) costs three: the control bytes, then the slot number, which lives
+//! (what the shards used before) costs three: the control bytes, then the slot number, which lives
 //! in a separate array, then the slab entry. Here each 64-byte [`Group`] holds the tags *and* the
 //! slot numbers of up to [`WIDTH`] entries, so a lookup costs two: the group, then the entry.
 //!
@@ -19,8 +20,10 @@
 //! places, so 6.1 bytes per entry when full and 12.2 just after doubling. A probe visits at most
 //! every group once. Hashes are not stored: growth asks the caller for them.
 
+use std::fmt;
+
 /// Places per group.
-pub(crate) const WIDTH: usize = 12;
+pub const WIDTH: usize = 12;
 
 /// One cache line: 12 tags, the count of entries that probed past it, 12 slot numbers.
 #[derive(Clone, Copy)]
@@ -86,17 +89,42 @@ fn tag_of(hash: u64) -> u8 {
     top | u8::from(top == 0)
 }
 
-/// Key hash → slot number, for the shard (see the module docs).
-pub(crate) struct SlotTable {
+/// Key hash → slot number, for a slab whose entries keep their slot (see the module docs).
+#[derive(Clone)]
+pub struct SlotTable {
     groups: Vec<Group>,
     len: usize,
     /// The groups reserved at construction, which shrinking keeps.
     reserved: usize,
 }
 
+impl Default for SlotTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for SlotTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlotTable")
+            .field("len", &self.len)
+            .field("groups", &self.groups.len())
+            .finish()
+    }
+}
+
 impl SlotTable {
-    /// A table with room for `entries` before it grows.
-    pub(crate) fn with_capacity(entries: usize) -> Self {
+    /// An empty table; allocates nothing until the first insert.
+    pub fn new() -> Self {
+        Self {
+            groups: Vec::new(),
+            len: 0,
+            reserved: 0,
+        }
+    }
+
+    /// A table with room for `entries` before it grows; shrinking keeps that room.
+    pub fn with_capacity(entries: usize) -> Self {
         let reserved = groups_for(entries);
         Self {
             groups: vec![EMPTY_GROUP; reserved],
@@ -106,18 +134,22 @@ impl SlotTable {
     }
 
     /// Entries in the table.
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the table has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Entries it holds before it grows.
-    pub(crate) fn capacity(&self) -> usize {
+    pub fn capacity(&self) -> usize {
         max_len(self.groups.len())
     }
 
     /// Heap bytes of the table.
-    pub(crate) fn heap_bytes(&self) -> usize {
+    pub fn heap_bytes(&self) -> usize {
         self.groups.capacity() * std::mem::size_of::<Group>()
     }
 
@@ -140,7 +172,10 @@ impl SlotTable {
 
     /// The slot under `hash` that `is_it` accepts, asked only of slots whose tag matches.
     #[inline]
-    pub(crate) fn find(&self, hash: u64, mut is_it: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub fn find(&self, hash: u64, mut is_it: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.groups.is_empty() {
+            return None;
+        }
         let tag = tag_of(hash);
         let mut at = self.home(hash);
         for _ in 0..self.groups.len() {
@@ -160,7 +195,7 @@ impl SlotTable {
 
     /// Adds `slot` under `hash` (the caller knows it is not there yet); grows first if full,
     /// asking `rehash` for the hash of every slot already in.
-    pub(crate) fn insert(&mut self, hash: u64, slot: u32, rehash: impl Fn(u32) -> u64) {
+    pub fn insert(&mut self, hash: u64, slot: u32, rehash: impl Fn(u32) -> u64) {
         if self.len >= self.capacity() {
             self.rebuild(groups_for(self.len + 1).max(self.groups.len() * 2), rehash);
         }
@@ -185,7 +220,10 @@ impl SlotTable {
     }
 
     /// Removes `slot`, which was inserted under `hash`; false if it is not there.
-    pub(crate) fn remove(&mut self, hash: u64, slot: u32) -> bool {
+    pub fn remove(&mut self, hash: u64, slot: u32) -> bool {
+        if self.groups.is_empty() {
+            return false;
+        }
         let tag = tag_of(hash);
         let home = self.home(hash);
         let mut at = home;
@@ -213,7 +251,7 @@ impl SlotTable {
     }
 
     /// Empties the table, keeping its room.
-    pub(crate) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.groups.fill(EMPTY_GROUP);
         self.len = 0;
     }
@@ -221,9 +259,18 @@ impl SlotTable {
     /// Rebuilds the table at the size its entries need, but no smaller than it was reserved,
     /// when that is at most a quarter of its size (after mass removals); `rehash` gives each
     /// slot's hash.
-    pub(crate) fn shrink_if_sparse(&mut self, rehash: impl Fn(u32) -> u64) {
+    pub fn shrink_if_sparse(&mut self, rehash: impl Fn(u32) -> u64) {
         let needed = groups_for(self.len).max(self.reserved);
         if needed * 4 <= self.groups.len() {
+            self.rebuild(needed, rehash);
+        }
+    }
+
+    /// Rebuilds the table at the size its entries need (no smaller than reserved) if that is
+    /// smaller than it is; `rehash` gives each slot's hash.
+    pub fn shrink_to_fit(&mut self, rehash: impl Fn(u32) -> u64) {
+        let needed = groups_for(self.len).max(self.reserved);
+        if needed < self.groups.len() {
             self.rebuild(needed, rehash);
         }
     }
@@ -446,6 +493,20 @@ mod tests {
         }
         table.shrink_if_sparse(hash);
         assert_eq!(table.len(), 100);
+    }
+
+    #[test]
+    fn a_new_table_allocates_nothing_and_works() {
+        let hash = |slot: u32| u64::from(slot).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut table = SlotTable::new();
+        assert_eq!(table.heap_bytes(), 0);
+        assert_eq!(table.find(hash(1), |_| true), None);
+        assert!(!table.remove(hash(1), 1));
+        table.shrink_to_fit(hash);
+        table.insert(hash(1), 1, hash);
+        assert_eq!(table.find(hash(1), |s| s == 1), Some(1));
+        assert!(table.remove(hash(1), 1));
+        assert!(table.is_empty());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! sets (whose order-statistics tree refers to its slots: see [`Table::slot_of`]).
 //!
 //! Entries live in a slab: a `Vec` of slots with a free list. An entry keeps its slot for its
-//! whole life, however the table grows or other entries come and go; a `hashbrown::HashTable`
-//! of slot numbers, hashed with foldhash, finds an entry by key. That layout gives `SCAN`
+//! whole life, however the table grows or other entries come and go; the engine's
+//! [`SlotTable`] of slot numbers, hashed with foldhash, finds an entry by key (a lookup reads
+//! one 64-byte group of the index, then the slot). That layout gives `SCAN`
 //! Redis's guarantee simply: the cursor is a slot number, slots are visited in increasing
 //! order, so an entry present for the whole scan is returned exactly once (an entry deleted
 //! and inserted again during the scan may be returned twice, as in Redis). New entries fill
@@ -11,14 +12,15 @@
 //! faster than inserts append them.
 //!
 //! A slot holds the key and value themselves (for byte strings, two `Box<[u8]>`: 32 bytes and
-//! one allocation each); the index costs 5 bytes (a `u32` and a control byte) per bucket. The
+//! one allocation each); the index costs 6.1 to 12.2 bytes per entry (64-byte groups of 12
+//! places, at most 7/8 full). The
 //! table keeps a running count of the heap bytes it owns, so [`Table::heap_bytes`] is O(1).
 //!
 //! The slab never moves an entry, so it shrinks only from its end: trailing free slots are
 //! dropped when the table is mostly empty.
 
 use foldhash::fast::RandomState;
-use hashbrown::HashTable;
+use larder_engine::table::SlotTable;
 use std::borrow::Borrow;
 use std::cell::Cell;
 use std::hash::{BuildHasher, Hash};
@@ -82,14 +84,11 @@ const NONE: u32 = u32::MAX;
 /// Tries of a random slot before [`Table::random`] falls back to a walk.
 const RANDOM_TRIES: usize = 32;
 
-/// Bytes per index bucket: the slot number and hashbrown's control byte.
-const BUCKET_BYTES: usize = size_of::<u32>() + 1;
-
 /// A hash table whose entries keep their position (see the module documentation).
 #[derive(Clone)]
 pub struct Table<K, V> {
     slots: Vec<Slot<K, V>>,
-    index: HashTable<u32>,
+    index: SlotTable,
     /// Head of the free list.
     free: u32,
     len: usize,
@@ -121,7 +120,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
     pub fn new() -> Table<K, V> {
         Table {
             slots: Vec::new(),
-            index: HashTable::new(),
+            index: SlotTable::new(),
             free: NONE,
             len: 0,
             data_bytes: 0,
@@ -134,7 +133,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
     pub fn with_capacity(capacity: usize) -> Table<K, V> {
         let mut table = Table::new();
         table.slots.reserve_exact(capacity);
-        table.index.reserve(capacity, |_| 0);
+        table.index = SlotTable::with_capacity(capacity);
         table
     }
 
@@ -151,9 +150,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
     /// Heap bytes owned: the slab's and the index's capacity and the keys' and values' own
     /// allocations (O(1)).
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * size_of::<Slot<K, V>>()
-            + self.index.capacity() * BUCKET_BYTES * 8 / 7
-            + self.data_bytes
+        self.slots.capacity() * size_of::<Slot<K, V>>() + self.index.heap_bytes() + self.data_bytes
     }
 
     /// The number of slots: cursors of [`Table::scan`] are below it.
@@ -182,8 +179,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         let hash = self.hash_of(key);
         let slots = &self.slots;
         self.index
-            .find(hash, |&i| Self::key_at(slots, i).borrow() == key)
-            .copied()
+            .find(hash, |i| Self::key_at(slots, i).borrow() == key)
     }
 
     /// Whether `key` is present.
@@ -261,7 +257,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
     pub fn insert_slot(&mut self, key: K, value: V) -> (u32, Option<V>) {
         let hash = self.hash_of(&key);
         let slots = &self.slots;
-        if let Some(&i) = self.index.find(hash, |&i| *Self::key_at(slots, i) == key) {
+        if let Some(i) = self.index.find(hash, |i| *Self::key_at(slots, i) == key) {
             if let Slot::Full(_, v) = &mut self.slots[i as usize] {
                 self.data_bytes = self.data_bytes - v.heap_size() + value.heap_size();
                 return (i, Some(std::mem::replace(v, value)));
@@ -281,7 +277,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index
-            .insert_unique(hash, slot, |&i| hasher.hash_one(Self::key_at(slots, i)));
+            .insert(hash, slot, |i| hasher.hash_one(Self::key_at(slots, i)));
         self.len += 1;
         self.shrink_below = self.shrink_below.max(self.len / 4);
         (slot, None)
@@ -295,11 +291,10 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
     {
         let hash = self.hash_of(key);
         let slots = &self.slots;
-        let found = self
+        let i = self
             .index
-            .find_entry(hash, |&i| Self::key_at(slots, i).borrow() == key)
-            .ok()?;
-        let (i, _) = found.remove();
+            .find(hash, |i| Self::key_at(slots, i).borrow() == key)?;
+        self.index.remove(hash, i);
         Some(self.vacate(i))
     }
 
@@ -330,7 +325,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
     fn maybe_shrink(&mut self) {
         if self.len == 0 {
             self.slots = Vec::new();
-            self.index = HashTable::new();
+            self.index = SlotTable::new();
             self.free = NONE;
             self.shrink_below = 0;
             return;
@@ -358,7 +353,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         }
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.index
-            .shrink_to(self.len, |&i| hasher.hash_one(Self::key_at(slots, i)));
+            .shrink_to_fit(|i| hasher.hash_one(Self::key_at(slots, i)));
     }
 
     /// Every entry, in slot order.
@@ -377,7 +372,7 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
     /// Takes every entry out, leaving the table empty.
     pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> + use<K, V> {
         let slots = std::mem::take(&mut self.slots);
-        self.index = HashTable::new();
+        self.index = SlotTable::new();
         self.free = NONE;
         self.len = 0;
         self.data_bytes = 0;
@@ -432,8 +427,9 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
             Slot::Full(k, _) => self.hash_of(k),
             Slot::Free(_) => return None,
         };
-        let found = self.index.find_entry(hash, |&s| s == slot).ok()?;
-        found.remove();
+        if !self.index.remove(hash, slot) {
+            return None;
+        }
         Some(self.vacate(slot))
     }
 
@@ -557,7 +553,7 @@ mod tests {
         t.update(&b"b"[..], |v| *v = b("a longer value than before"));
         assert_eq!(
             t.heap_bytes(),
-            t.slots.capacity() * 32 + t.index.capacity() * BUCKET_BYTES * 8 / 7 + 8 + 32
+            t.slots.capacity() * 32 + t.index.heap_bytes() + 8 + 32
         );
         assert!(t.pop_random().is_some());
         assert!(t.is_empty());
