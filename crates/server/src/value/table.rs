@@ -4,17 +4,17 @@
 //! Entries live in a slab: a `Vec` of slots with a free list. An entry keeps its slot for its
 //! whole life, however the table grows or other entries come and go; the engine's
 //! [`SlotTable`] of slot numbers, hashed with foldhash, finds an entry by key (a lookup reads
-//! one 64-byte group of the index, then the slot). That layout gives `SCAN`
-//! Redis's guarantee simply: the cursor is a slot number, slots are visited in increasing
-//! order, so an entry present for the whole scan is returned exactly once (an entry deleted
-//! and inserted again during the scan may be returned twice, as in Redis). New entries fill
+//! one 64-byte group of the index, then the slot). That layout gives `SCAN` Redis's guarantee
+//! simply: the cursor is a slot number, slots are visited in increasing order, so an entry
+//! present for the whole scan is returned exactly once (an entry deleted and inserted again
+//! during the scan may be returned twice, as in Redis). New entries fill
 //! free slots first and are appended otherwise, so a scan finishes as long as it visits slots
 //! faster than inserts append them.
 //!
 //! A slot holds the key and value themselves (for byte strings, two `Box<[u8]>`: 32 bytes and
 //! one allocation each); the index costs 6.1 to 12.2 bytes per entry (64-byte groups of 12
-//! places, at most 7/8 full). The
-//! table keeps a running count of the heap bytes it owns, so [`Table::heap_bytes`] is O(1).
+//! places, at most 7/8 full). The table keeps a running count of the heap bytes it owns, so
+//! [`Table::heap_bytes`] is O(1).
 //!
 //! The slab never moves an entry, so it shrinks only from its end: trailing free slots are
 //! dropped when the table is mostly empty.
