@@ -65,7 +65,7 @@ impl Group {
 }
 
 /// Places of a group, as the high bit of byte `place` of a 128-bit word.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 struct Matches(u128);
 
 impl Iterator for Matches {
@@ -260,19 +260,23 @@ impl SlotTable {
     /// when that is at most a quarter of its size (after mass removals); `rehash` gives each
     /// slot's hash.
     pub fn shrink_if_sparse(&mut self, rehash: impl Fn(u32) -> u64) {
-        let needed = groups_for(self.len).max(self.reserved);
-        if needed * 4 <= self.groups.len() {
-            self.rebuild(needed, rehash);
+        if self.fitting_groups() * 4 <= self.groups.len() {
+            self.shrink_to_fit(rehash);
         }
     }
 
     /// Rebuilds the table at the size its entries need (no smaller than reserved) if that is
     /// smaller than it is; `rehash` gives each slot's hash.
     pub fn shrink_to_fit(&mut self, rehash: impl Fn(u32) -> u64) {
-        let needed = groups_for(self.len).max(self.reserved);
+        let needed = self.fitting_groups();
         if needed < self.groups.len() {
             self.rebuild(needed, rehash);
         }
+    }
+
+    /// The groups the entries need, no fewer than were reserved.
+    fn fitting_groups(&self) -> usize {
+        groups_for(self.len).max(self.reserved)
     }
 
     fn rebuild(&mut self, groups: usize, rehash: impl Fn(u32) -> u64) {

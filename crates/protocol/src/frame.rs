@@ -113,9 +113,9 @@ pub fn parse_frame(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
 ///
 /// It applies exactly [`parse_frame`]'s checks in the same order, so on any input it answers as
 /// `parse_frame` would (incomplete, the frame's length, or the same error);
-/// [`FrameScanner::next_frame`] then builds the frame from those bytes. Its memory is one counter per open
-/// aggregate (at most [`MAX_DEPTH`]). An incomplete line is re-read on the next call, so a single
-/// huge simple string or error line is still scanned once per call.
+/// [`FrameScanner::next_frame`] then builds the frame from those bytes. Its memory is one counter
+/// per open aggregate (at most [`MAX_DEPTH`]). An incomplete line is re-read on the next call, so
+/// a single huge simple string or error line is still scanned once per call.
 #[derive(Debug, Default, Clone)]
 pub struct FrameScanner {
     /// Where the next element starts, from the frame's first byte.

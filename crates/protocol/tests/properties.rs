@@ -100,7 +100,6 @@ fn check_frame(input: &[u8]) {
     }
 }
 
-/// Applies byte edits (position, new byte or deletion) to `input`.
 /// One scanner fed `input` in growing prefixes (ending at `cuts`, taken modulo the length, then
 /// at the whole input) answers at every prefix what `parse_frame` answers on it: incomplete, the
 /// same frame and length, or the same error. Frames are compared by their encoding, which also
@@ -134,6 +133,7 @@ fn check_scanner(input: &[u8], cuts: &[usize]) {
     }
 }
 
+/// Applies byte edits (position, new byte or deletion) to `input`.
 fn edit(mut input: Vec<u8>, edits: &[(usize, Option<u8>)]) -> Vec<u8> {
     for &(at, byte) in edits {
         if input.is_empty() {
