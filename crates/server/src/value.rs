@@ -8,12 +8,14 @@ pub mod hash;
 pub mod list;
 pub mod long_double;
 pub mod set;
+pub mod str_bytes;
 pub mod table;
 pub mod zset;
 
 pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
+pub use str_bytes::StrBytes;
 pub use zset::ZSet;
 
 use std::fmt;
@@ -21,7 +23,8 @@ use std::fmt;
 /// Strings up to this length report the `embstr` encoding, as Redis does.
 const EMBSTR_MAX: usize = 44;
 
-/// A value in the keyspace. Collections are boxed so that a value stays two words and a tag.
+/// A value in the keyspace, in 16 bytes: collections are boxed and a string keeps its length
+/// beside a thin pointer ([`StrBytes`]), so the tag fits in the spare bytes.
 ///
 /// Every collection keeps a running count of the heap bytes it owns, so that
 /// [`Value::heap_bytes`] is O(1): the engine weighs an entry again after each in-place change.
@@ -29,8 +32,8 @@ const EMBSTR_MAX: usize = 44;
 pub enum Value {
     /// A string that is the canonical decimal form of this integer.
     Int(i64),
-    /// Any other string (binary-safe).
-    Str(Box<[u8]>),
+    /// Any other string (binary-safe), in 16 bytes (see [`StrBytes`]).
+    Str(StrBytes),
     /// A hash: fields to values.
     Hash(Box<Hash>),
     /// A list of elements.
@@ -143,7 +146,7 @@ impl Value {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Value::Int(_) => 0,
-            Value::Str(s) => s.len(),
+            Value::Str(s) => s.heap_bytes(),
             Value::Hash(h) => h.heap_bytes(),
             Value::List(l) => l.heap_bytes(),
             Value::Set(s) => s.heap_bytes(),
