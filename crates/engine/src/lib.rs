@@ -77,6 +77,7 @@
 //!   runs, and waiters wait at most the configured timeout.
 
 pub mod clock;
+mod deadlines;
 pub mod departed;
 pub mod flight;
 pub mod glob;

@@ -12,6 +12,7 @@
 //! plus 6.1 to 12.2 bytes of index.
 
 use crate::clock::{Clock, Timestamp, deadline_after};
+use crate::deadlines::Deadlines;
 use crate::departed::DepartureLog;
 use crate::policy::{ACCESS_MAX, AnyPolicy, Policy, PolicyKind, Residents, Slot};
 use crate::rng::SplitMix64;
@@ -40,11 +41,13 @@ enum SlotState<K, V> {
     Occupied {
         key: K,
         value: V,
-        expires_at: Timestamp,
         weight: u32,
         /// Hits since insertion or since the policy last set it, saturating at `ACCESS_MAX`;
         /// it sits in the entry's padding, so it costs no memory and no extra cache miss.
         access: AtomicU8,
+        /// The entry has a deadline, kept in the shard's [`Deadlines`] (so an entry without one
+        /// never reads them).
+        has_deadline: bool,
     },
 }
 
@@ -238,6 +241,8 @@ pub struct Shard<K, V, S = foldhash::fast::RandomState, P = AnyPolicy> {
     weigher: Arc<dyn Weigher<K, V>>,
     hasher: S,
     clock: Arc<dyn Clock>,
+    /// The deadlines of the entries that have one, by slot.
+    deadlines: Deadlines,
     /// Slots that had a deadline when pushed; may hold stale or duplicate slots (checked on use).
     expiring: Vec<Slot>,
     ttl_entries: usize,
@@ -363,6 +368,7 @@ where
             weigher: config.weigher,
             hasher,
             clock: config.clock,
+            deadlines: Deadlines::default(),
             expiring: Vec::new(),
             ttl_entries: 0,
             departures: Departures::new(config.departure_cells),
@@ -434,6 +440,24 @@ where
         expires_at != NEVER && expires_at <= self.clock.now()
     }
 
+    /// The deadline of `slot` given its `has_deadline` flag ([`NEVER`] without a page lookup).
+    #[inline]
+    fn deadline_of(&self, slot: Slot, has_deadline: bool) -> Timestamp {
+        if has_deadline {
+            self.deadlines.get(slot)
+        } else {
+            NEVER
+        }
+    }
+
+    /// The deadline of a resident slot ([`NEVER`] for a vacant one).
+    fn slot_deadline(&self, slot: Slot) -> Timestamp {
+        match &self.slots[slot as usize] {
+            SlotState::Occupied { has_deadline, .. } => self.deadline_of(slot, *has_deadline),
+            SlotState::Vacant { .. } => NEVER,
+        }
+    }
+
     /// Looks `key` up and records the access: the single-threaded read path.
     pub fn get<Q>(&mut self, key: &Q) -> Option<&V>
     where
@@ -456,8 +480,10 @@ where
             self.policy.on_miss(hash);
             return None;
         };
-        if let SlotState::Occupied { expires_at, .. } = self.slots[slot as usize]
-            && self.is_expired(expires_at)
+        if let SlotState::Occupied {
+            has_deadline: true, ..
+        } = self.slots[slot as usize]
+            && self.is_expired(self.deadlines.get(slot))
         {
             self.counters.miss(MissReason::Expired);
             self.detach(slot, hash, Departure::Expired);
@@ -493,11 +519,11 @@ where
         match &self.slots[slot as usize] {
             SlotState::Occupied {
                 value,
-                expires_at,
+                has_deadline,
                 access,
                 ..
             } => {
-                if self.is_expired(*expires_at) {
+                if *has_deadline && self.is_expired(self.deadlines.get(slot)) {
                     self.counters.miss(MissReason::Expired);
                     return SharedLookup::Expired;
                 }
@@ -531,8 +557,7 @@ where
         Q: Eq + ?Sized,
     {
         if let Some(slot) = self.find(hash, key)
-            && let SlotState::Occupied { expires_at, .. } = self.slots[slot as usize]
-            && self.is_expired(expires_at)
+            && self.is_expired_slot(slot)
         {
             self.detach(slot, hash, Departure::Expired);
         }
@@ -548,9 +573,14 @@ where
         let slot = self.find(hash, key)?;
         match &self.slots[slot as usize] {
             SlotState::Occupied {
-                value, expires_at, ..
-            } if !self.is_expired(*expires_at) => Some((slot, value, *expires_at)),
-            _ => None,
+                value,
+                has_deadline,
+                ..
+            } => {
+                let expires_at = self.deadline_of(slot, *has_deadline);
+                (!self.is_expired(expires_at)).then_some((slot, value, expires_at))
+            }
+            SlotState::Vacant { .. } => None,
         }
     }
 
@@ -706,18 +736,21 @@ where
             }
             return Ok(result);
         };
-        let (action, result, previous) = match &mut self.slots[slot as usize] {
-            SlotState::Occupied {
-                value, expires_at, ..
-            } => {
-                let previous = *expires_at;
-                let (action, result) = update(Some(EntryMut { value, expires_at }));
-                (action, result, previous)
-            }
+        let previous = self.slot_deadline(slot);
+        let mut deadline = previous;
+        let (action, result) = match &mut self.slots[slot as usize] {
+            SlotState::Occupied { value, .. } => update(Some(EntryMut {
+                value,
+                expires_at: &mut deadline,
+            })),
             SlotState::Vacant { .. } => return Ok(update(None).1),
         };
         match action {
-            Compute::Keep => {}
+            Compute::Keep => {
+                if deadline != previous {
+                    self.store_deadline(slot, previous, deadline);
+                }
+            }
             Compute::Remove => {
                 self.detach(slot, hash, Departure::Removed);
             }
@@ -730,16 +763,16 @@ where
                 self.evict_while(0);
             }
             Compute::Updated => {
-                let (weight, old_weight, now) = match &self.slots[slot as usize] {
+                let (weight, old_weight) = match &self.slots[slot as usize] {
                     SlotState::Occupied {
                         key,
                         value,
                         weight,
-                        expires_at,
                         access,
+                        ..
                     } => {
                         bump_access(access);
-                        (self.weigh(key, value), *weight, *expires_at)
+                        (self.weigh(key, value), *weight)
                     }
                     SlotState::Vacant { .. } => return Ok(result),
                 };
@@ -754,7 +787,7 @@ where
                     *w = weight;
                 }
                 self.weighted = self.weighted - u64::from(old_weight) + u64::from(weight);
-                self.deadline_changed(slot, previous, now);
+                self.store_deadline(slot, previous, deadline);
                 if old_weight != weight {
                     self.policy.on_reweigh(slot, old_weight, weight);
                 }
@@ -776,10 +809,10 @@ where
         expires_at: Timestamp,
         weight: u32,
     ) -> Option<V> {
-        let now_expired = self.is_expired_slot(slot);
+        let previous = self.slot_deadline(slot);
+        let now_expired = self.is_expired(previous);
         let SlotState::Occupied {
             value,
-            expires_at: deadline,
             weight: old_weight,
             access,
             ..
@@ -789,10 +822,9 @@ where
         };
         bump_access(access);
         let old = std::mem::replace(value, new);
-        let previous = std::mem::replace(deadline, expires_at);
         let old_weight = std::mem::replace(old_weight, weight);
         self.weighted = self.weighted - u64::from(old_weight) + u64::from(weight);
-        self.deadline_changed(slot, previous, expires_at);
+        self.store_deadline(slot, previous, expires_at);
         if old_weight != weight {
             self.policy.on_reweigh(slot, old_weight, weight);
         }
@@ -808,10 +840,7 @@ where
     }
 
     fn is_expired_slot(&self, slot: Slot) -> bool {
-        match &self.slots[slot as usize] {
-            SlotState::Occupied { expires_at, .. } => self.is_expired(*expires_at),
-            SlotState::Vacant { .. } => false,
-        }
+        self.is_expired(self.slot_deadline(slot))
     }
 
     #[inline]
@@ -825,9 +854,9 @@ where
         let occupied = SlotState::Occupied {
             key,
             value,
-            expires_at,
             weight,
             access: AtomicU8::new(0),
+            has_deadline: expires_at != NEVER,
         };
         let slot = if self.free_head != NO_SLOT {
             let slot = self.free_head;
@@ -851,6 +880,7 @@ where
         self.len += 1;
         self.weighted += u64::from(weight);
         if expires_at != NEVER {
+            self.deadlines.set(slot, expires_at);
             self.ttl_entries += 1;
             self.class_ttl_len[class] += 1;
             self.expiring.push(slot);
@@ -898,8 +928,8 @@ where
         let SlotState::Occupied {
             key,
             value,
-            expires_at,
             weight,
+            has_deadline,
             ..
         } = state
         else {
@@ -912,7 +942,8 @@ where
         self.table.remove(hash, slot);
         self.len -= 1;
         self.weighted -= u64::from(weight);
-        if expires_at != NEVER {
+        if has_deadline {
+            self.deadlines.set(slot, NEVER);
             self.ttl_entries -= 1;
             self.class_ttl_len[class] -= 1;
         }
@@ -961,23 +992,24 @@ where
             self.detach(slot, hash, Departure::Expired);
             return false;
         }
-        if let SlotState::Occupied {
-            expires_at: deadline,
-            ..
-        } = &mut self.slots[slot as usize]
-        {
-            let previous = std::mem::replace(deadline, expires_at);
-            self.deadline_changed(slot, previous, expires_at);
-        }
+        let previous = self.slot_deadline(slot);
+        self.store_deadline(slot, previous, expires_at);
         true
     }
 
-    /// Keeps the TTL count and index right when a resident slot's deadline changes.
-    fn deadline_changed(&mut self, slot: Slot, previous: Timestamp, now: Timestamp) {
+    /// Changes a resident slot's deadline from `previous` (what it was) to `now`: its flag, its
+    /// place in [`Deadlines`], the TTL counts and the TTL index.
+    fn store_deadline(&mut self, slot: Slot, previous: Timestamp, now: Timestamp) {
         let class = match &self.slots[slot as usize] {
             SlotState::Occupied { key, .. } => self.class_of(key),
             SlotState::Vacant { .. } => return,
         };
+        if let SlotState::Occupied { has_deadline, .. } = &mut self.slots[slot as usize] {
+            *has_deadline = now != NEVER;
+        }
+        if now != previous {
+            self.deadlines.set(slot, now);
+        }
         match (previous != NEVER, now != NEVER) {
             (false, true) => {
                 self.ttl_entries += 1;
@@ -1000,6 +1032,7 @@ where
         self.free_head = NO_SLOT;
         self.len = 0;
         self.weighted = 0;
+        self.deadlines.clear();
         self.expiring.clear();
         self.ttl_entries = 0;
         self.departures.clear();
@@ -1039,9 +1072,9 @@ where
                 .iter()
                 .enumerate()
                 .filter_map(|(slot, state)| match state {
-                    SlotState::Occupied { expires_at, .. } if *expires_at != NEVER => {
-                        Some(slot as Slot)
-                    }
+                    SlotState::Occupied {
+                        has_deadline: true, ..
+                    } => Some(slot as Slot),
                     _ => None,
                 })
                 .collect();
@@ -1056,8 +1089,10 @@ where
             let slot = self.expiring[at];
             let (expired, hash) = match &self.slots[slot as usize] {
                 SlotState::Occupied {
-                    expires_at, key, ..
-                } if *expires_at != NEVER => (*expires_at <= now, self.hasher.hash_one(key)),
+                    has_deadline: true,
+                    key,
+                    ..
+                } => (self.deadlines.get(slot) <= now, self.hasher.hash_one(key)),
                 _ => {
                     self.expiring.swap_remove(at);
                     continue;
@@ -1098,23 +1133,21 @@ where
         let score_of = |slot: Slot, rng: &mut SplitMix64| -> Option<VolatileCandidate> {
             let SlotState::Occupied {
                 key,
-                expires_at,
+                has_deadline: true,
                 access,
                 ..
             } = &self.slots[slot as usize]
             else {
                 return None;
             };
-            if *expires_at == NEVER {
-                return None;
-            }
-            let score = if *expires_at <= now {
+            let expires_at = self.deadlines.get(slot);
+            let score = if expires_at <= now {
                 0
             } else {
                 match rank {
-                    VolatileRank::NearestDeadline => *expires_at,
+                    VolatileRank::NearestDeadline => expires_at,
                     VolatileRank::LeastAccessed => {
-                        (u64::from(access.load(Relaxed)) << 56) | (*expires_at).min((1 << 56) - 1)
+                        (u64::from(access.load(Relaxed)) << 56) | expires_at.min((1 << 56) - 1)
                     }
                     VolatileRank::Random => 1 + (rng.next_u64() >> 1),
                 }
@@ -1166,11 +1199,11 @@ where
         let (weight, expired) = match self.slots.get(candidate.slot as usize)? {
             SlotState::Occupied {
                 key,
-                expires_at,
                 weight,
+                has_deadline: true,
                 ..
-            } if *expires_at != NEVER && self.hasher.hash_one(key) == candidate.hash => {
-                (*weight, self.is_expired(*expires_at))
+            } if self.hasher.hash_one(key) == candidate.hash => {
+                (*weight, self.is_expired(self.deadlines.get(candidate.slot)))
             }
             _ => return None,
         };
@@ -1206,16 +1239,18 @@ where
     ) -> Option<u32> {
         let start = cursor as usize;
         let end = start.saturating_add(count.max(1)).min(self.slots.len());
-        for state in self.slots.get(start..end).unwrap_or(&[]) {
+        for (slot, state) in (start..).zip(self.slots.get(start..end).unwrap_or(&[])) {
             if let SlotState::Occupied {
                 key,
                 value,
-                expires_at,
+                has_deadline,
                 ..
             } = state
-                && !self.is_expired(*expires_at)
             {
-                visit(key, value, *expires_at);
+                let expires_at = self.deadline_of(slot as Slot, *has_deadline);
+                if !self.is_expired(expires_at) {
+                    visit(key, value, expires_at);
+                }
             }
         }
         (end < self.slots.len()).then_some(end as u32)
@@ -1255,8 +1290,8 @@ where
             .map(|i| (start + i) % n)
             .find(|&i| match &self.slots[i] {
                 SlotState::Occupied {
-                    key, expires_at, ..
-                } => (*expires_at == NEVER || *expires_at > now) && accept(key),
+                    key, has_deadline, ..
+                } => (!*has_deadline || self.deadlines.get(i as Slot) > now) && accept(key),
                 SlotState::Vacant { .. } => false,
             })?;
         match &self.slots[found] {
@@ -1302,6 +1337,7 @@ where
     pub fn heap_bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<SlotState<K, V>>()
             + self.table.heap_bytes()
+            + self.deadlines.heap_bytes()
             + self.expiring.capacity() * 4
             + self.departures.heap_bytes()
             + self.policy.heap_bytes()
@@ -1313,8 +1349,65 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_u64_entry_costs_16_bytes_beyond_key_and_value() {
-        // key 8 + value 8 + deadline 8 + weight 4 + access counter 1, tag in the padding.
-        assert_eq!(std::mem::size_of::<SlotState<u64, u64>>(), 32);
+    fn a_u64_entry_costs_8_bytes_beyond_key_and_value() {
+        // key 8 + value 8 + weight 4 + access counter 1 + deadline flag 1, tag in the padding;
+        // a deadline, when there is one, lives in the shard's `Deadlines` pages.
+        assert_eq!(std::mem::size_of::<SlotState<u64, u64>>(), 24);
+    }
+
+    /// A 16-entry shard whose clock stands at 1,000 ms until advanced.
+    fn shard_on_manual_clock() -> (Arc<crate::clock::ManualClock>, Shard<u64, u64>) {
+        let clock = Arc::new(crate::clock::ManualClock::new(1_000));
+        let mut config = ShardConfig::entries(16);
+        config.clock = clock.clone();
+        (clock, Shard::new(config))
+    }
+
+    #[test]
+    fn a_reused_slot_does_not_inherit_the_deadline_of_its_last_entry() {
+        let (clock, mut shard) = shard_on_manual_clock();
+        shard.insert_hashed(shard.hash(&1), 1, 10, 2_000).unwrap();
+        assert_eq!(shard.remove(&1), Some(10));
+        shard.insert_hashed(shard.hash(&2), 2, 20, NEVER).unwrap();
+        clock.advance(Duration::from_secs(10));
+        assert_eq!(
+            shard.get(&2),
+            Some(&20),
+            "key 2 took key 1's slot and has no deadline"
+        );
+        assert_eq!(shard.ttl_entries(), 0);
+        let page = crate::deadlines::PAGE * size_of::<Timestamp>();
+        assert!(
+            shard.deadlines.heap_bytes() < page,
+            "the emptied page was freed"
+        );
+    }
+
+    #[test]
+    fn a_deadline_set_and_cleared_in_place_is_kept_exactly() {
+        let (clock, mut shard) = shard_on_manual_clock();
+        let hash = shard.hash(&1);
+        shard.insert_hashed(hash, 1, 10, NEVER).unwrap();
+        // Redis accepts deadlines up to the i64 range; they are stored as given.
+        assert!(shard.set_deadline(hash, &1, u64::MAX - 1));
+        assert_eq!(
+            shard.live(hash, &1).map(|(_, _, at)| at),
+            Some(u64::MAX - 1)
+        );
+        shard
+            .compute(
+                hash,
+                &1,
+                |k| *k,
+                |entry| {
+                    *entry.unwrap().expires_at = 1_500;
+                    (Compute::Updated, ())
+                },
+            )
+            .unwrap();
+        assert_eq!(shard.ttl_entries(), 1);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(shard.get(&1), None, "expired at 1,500");
+        assert_eq!(shard.ttl_entries(), 0);
     }
 }
