@@ -41,6 +41,7 @@ mod lfu;
 pub mod list;
 mod queue;
 mod random;
+mod rings;
 mod s3fifo;
 mod sieve;
 mod sketch;

@@ -43,11 +43,13 @@
 //! (24 bits of fingerprint instead of 32).
 
 use super::ghost::Ghost;
-use super::list::{Links, List};
+use super::rings::Rings;
 use super::{Policy, Residents, Slot};
 
-const IN_SMALL: u8 = 1;
-const IN_MAIN: u8 = 2;
+/// The small queue's ring.
+const SMALL: usize = 0;
+/// The main queue's ring.
+const MAIN: usize = 1;
 /// Hits in small that earn a key its place in main.
 pub const MOVE_TO_MAIN: u8 = 2;
 /// Share of the capacity given to the small queue, in percent.
@@ -69,11 +71,8 @@ const EPOCHS_PER_WINDOW: u64 = 4;
 /// S3-FIFO over slots, with a fixed or an adaptive small queue.
 #[derive(Debug)]
 pub struct S3Fifo {
-    links: Links,
-    small: List,
-    main: List,
-    /// Which queue each slot is on.
-    queue: Vec<u8>,
+    /// The small and main queues (FIFO rings of slots; a slot's byte says which it is on).
+    queues: Rings,
     small_weight: u64,
     main_weight: u64,
     small_target: u64,
@@ -129,10 +128,7 @@ impl S3Fifo {
             Ghost::default()
         };
         let mut policy = Self {
-            links: Links::default(),
-            small: List::default(),
-            main: List::default(),
-            queue: Vec::new(),
+            queues: Rings::default(),
             small_weight: 0,
             main_weight: 0,
             small_target: 1,
@@ -159,7 +155,7 @@ impl S3Fifo {
     }
 
     fn ghost_capacity(&self, percent: usize) -> usize {
-        ((self.small.len() + self.main.len()) * percent / 100).max(1)
+        ((self.queues.len(SMALL) + self.queues.len(MAIN)) * percent / 100).max(1)
     }
 
     /// Moves the adaptive small queue's target by `delta` weight units, within its bounds.
@@ -233,17 +229,11 @@ impl Policy for S3Fifo {
     }
 
     fn on_insert(&mut self, slot: Slot, _hash: u64, weight: u32) {
-        let s = slot as usize;
-        if self.queue.len() <= s {
-            self.queue.resize(s + 1, 0);
-        }
         if std::mem::take(&mut self.admit_to_main) {
-            self.queue[s] = IN_MAIN;
-            self.main.push_head(&mut self.links, slot);
+            self.queues.push(MAIN, slot);
             self.main_weight += u64::from(weight);
         } else {
-            self.queue[s] = IN_SMALL;
-            self.small.push_head(&mut self.links, slot);
+            self.queues.push(SMALL, slot);
             self.small_weight += u64::from(weight);
         }
     }
@@ -255,33 +245,31 @@ impl Policy for S3Fifo {
     }
 
     fn on_reweigh(&mut self, slot: Slot, old: u32, new: u32) {
-        let total = if self.queue[slot as usize] == IN_MAIN {
-            &mut self.main_weight
-        } else {
-            &mut self.small_weight
+        let total = match self.queues.ring_of(slot) {
+            Some(MAIN) => &mut self.main_weight,
+            Some(_) => &mut self.small_weight,
+            None => return,
         };
         *total = *total - u64::from(old) + u64::from(new);
     }
 
     fn on_remove(&mut self, slot: Slot, weight: u32) {
-        if self.queue[slot as usize] == IN_MAIN {
-            self.main.unlink(&mut self.links, slot);
-            self.main_weight -= u64::from(weight);
-        } else {
-            self.small.unlink(&mut self.links, slot);
-            self.small_weight -= u64::from(weight);
+        match self.queues.remove(slot) {
+            Some(MAIN) => self.main_weight -= u64::from(weight),
+            Some(_) => self.small_weight -= u64::from(weight),
+            None => {}
         }
     }
 
     fn victim<R: Residents + ?Sized>(&mut self, residents: &R) -> Option<Slot> {
         self.has_evicted = true;
         loop {
-            if self.main_weight > self.main_target || self.small.is_empty() {
-                let slot = self.main.pop_tail(&mut self.links)?;
+            if self.main_weight > self.main_target || self.queues.len(SMALL) == 0 {
+                let slot = self.queues.pop(MAIN)?;
                 let access = residents.access(slot);
                 if access > 0 {
                     residents.set_access(slot, access - 1);
-                    self.main.push_head(&mut self.links, slot);
+                    self.queues.push(MAIN, slot);
                 } else {
                     self.main_weight -= u64::from(residents.weight(slot));
                     let capacity = self.ghost_capacity(WINDOW_PERCENT as usize);
@@ -291,13 +279,12 @@ impl Policy for S3Fifo {
                     return Some(slot);
                 }
             } else {
-                let slot = self.small.pop_tail(&mut self.links)?;
+                let slot = self.queues.pop(SMALL)?;
                 let weight = u64::from(residents.weight(slot));
                 self.small_weight -= weight;
                 if residents.access(slot) >= MOVE_TO_MAIN {
                     residents.set_access(slot, 0);
-                    self.queue[slot as usize] = IN_MAIN;
-                    self.main.push_head(&mut self.links, slot);
+                    self.queues.push(MAIN, slot);
                     self.main_weight += weight;
                 } else {
                     let capacity = self.ghost_capacity(GHOST_PERCENT);
@@ -318,10 +305,7 @@ impl Policy for S3Fifo {
     }
 
     fn clear(&mut self) {
-        self.links.clear();
-        self.small = List::default();
-        self.main = List::default();
-        self.queue.clear();
+        self.queues.clear();
         self.small_weight = 0;
         self.main_weight = 0;
         self.ghost.clear();
@@ -337,13 +321,12 @@ impl Policy for S3Fifo {
     }
 
     fn reserve(&mut self, slots: usize) {
-        self.links.reserve(slots);
-        self.queue.reserve(slots);
+        // Nearly every entry ends up in main; small grows to its share as it fills.
+        self.queues.reserve(MAIN, slots);
     }
 
     fn heap_bytes(&self) -> usize {
-        self.links.heap_bytes()
-            + self.queue.capacity()
+        self.queues.heap_bytes()
             + self.ghost.heap_bytes()
             + self
                 .adaptive
