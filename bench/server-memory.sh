@@ -9,15 +9,18 @@
 # Each server starts empty (no persistence, no maxmemory); its RSS (VmRSS of /proc/PID/status)
 # and, where it answers INFO, used_memory are read, then crates/server/examples/load_keys.rs
 # writes KEYS distinct keys (`key:000000000042`, 16 bytes) with 32-byte values, pipelined
-# 1000 at a time over one connection, checking every reply; after a second's rest both are
-# read again. Bytes per key = (after − before) / KEYS: everything the server spends on a key,
-# including its 48 bytes of key and value. Servers take turns within each round (redis, larder,
-# memcached), one at a time. Raw figures stay in $CARGO_TARGET_DIR/server-bench/memory/.
+# 1000 at a time over one connection, checking every reply; after SETTLE seconds' rest (12 by
+# default: Redis and larder both run jemalloc's background thread, which returns the buffers the
+# tables outgrew while loading over jemalloc's ten-second decay) both are read again. Bytes per
+# key = (after − before) / KEYS: everything the server spends on a key, including its 48 bytes
+# of key and value. Servers take turns within each round (redis, larder, memcached), one at a
+# time. Raw figures stay in $CARGO_TARGET_DIR/server-bench/memory/.
 set -euo pipefail
 source "$(dirname "$0")/server-lib.sh"
 
 keys="${KEYS:-1000000}"
 rounds="${ROUNDS:-3}"
+settle="${SETTLE:-12}"
 key_size=16
 value_size=32
 runs="$target/server-bench/memory"
@@ -53,7 +56,7 @@ if [[ -z "${RENDER_ONLY:-}" ]]; then
             echo "round $round/$rounds: $server" >&2
             "$examples/load_keys" --port "$port" --protocol "$protocol" --keys "$keys" \
                 --key-size $key_size --value-size $value_size 2>>"$logs/load.txt"
-            sleep 1
+            sleep "$settle"
             rss1=$(rss "$server_pid")
             used1=""
             [[ $protocol == resp ]] && used1=$(used_memory "$port")
