@@ -34,10 +34,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 /// Databases, as Redis's default `databases 16`.
 pub const DATABASES: usize = 16;
 
-/// Bytes charged per entry beyond its key's and value's heap bytes: the engine slot (64 bytes
-/// with a [`Key`] of 24 and a [`Value`] of 24), index and policy metadata, as a round figure
+/// Bytes charged per entry beyond its key's and value's heap bytes: the engine slot (48 bytes
+/// with a [`Key`] of 24 and a [`Value`] of 16), index and policy metadata, as a round figure
 /// (see `docs/benchmarks.md`, "Memory per key").
-pub const ENTRY_OVERHEAD: usize = 72;
+pub const ENTRY_OVERHEAD: usize = 64;
 
 /// The budget used when `maxmemory` is 0 (no limit).
 pub const UNLIMITED: u64 = 1 << 48;

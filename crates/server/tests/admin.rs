@@ -299,10 +299,10 @@ async fn volatile_ttl_evicts_the_nearest_deadline_and_only_keys_with_a_ttl() {
         ks.set(0, format!("t{i}").as_bytes(), value.clone(), deadline)
             .unwrap();
     }
-    // Each key weighs 100 + 72 = 172 bytes (the key is inline): 3,440 in all, with room for
-    // one more.
+    // Each key weighs 112 + 64 = 176 bytes (the key is inline, the 100-byte value is in a
+    // 112-byte buffer): 3,520 in all, and no room for one more.
     let mut c = server.client().await;
-    c.ok(&["CONFIG", "SET", "maxmemory", "3500"]).await;
+    c.ok(&["CONFIG", "SET", "maxmemory", "3600"]).await;
     let order: Vec<u64> = (0..10).map(|i| (i * 3) % 10).collect(); // (i*7)%10 == rank ⇔ i == rank*3 % 10
     let x = "x".repeat(100);
     for (n, &next) in order.iter().enumerate() {
@@ -553,12 +553,15 @@ async fn command_time_lastsave_function_debug_save_memory() {
             .contains("persistence is not implemented")
     );
     c.ok(&["SET", "key", "0123456789"]).await;
-    // A short key is stored inline (no heap bytes): value 10 + 72 per entry.
-    assert_eq!(c.int(&["MEMORY", "USAGE", "key"]).await, 82);
+    // A short key and a short value are stored inline (no heap bytes): 64 per entry.
+    assert_eq!(c.int(&["MEMORY", "USAGE", "key"]).await, 64);
     // A key of 22 bytes and more (database byte included) owns its heap bytes.
     let long = "k".repeat(30);
     c.ok(&["SET", &long, "0123456789"]).await;
-    assert_eq!(c.int(&["MEMORY", "USAGE", &long]).await, 31 + 10 + 72);
+    assert_eq!(c.int(&["MEMORY", "USAGE", &long]).await, 31 + 64);
+    // A value of 15 bytes and more has a buffer of the allocator's next size class.
+    c.ok(&["SET", "key", &"v".repeat(40)]).await;
+    assert_eq!(c.int(&["MEMORY", "USAGE", "key"]).await, 48 + 64);
     assert_eq!(c.cmd(&["MEMORY", "USAGE", "none"]).await, Frame::Null);
     assert_eq!(
         c.error(&["MEMORY", "USAGE", "key", "SAMPLES"]).await,
