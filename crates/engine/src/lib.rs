@@ -64,13 +64,15 @@
 //! * Weight: after every write a shard's resident weight is within its budget, and the shards'
 //!   budgets add up exactly to the store's capacity. An entry heavier than a shard's budget is
 //!   refused with [`InsertError::TooLarge`].
-//! * Memory: per entry, the slab slot (key, value, an 8-byte deadline, a 4-byte weight and a
-//!   1-byte access counter, 16 bytes beyond a `u64` key and value), 6.1 to 12.2 bytes of index
-//!   ([`table`]: a tag byte and a 4-byte slot number in 64-byte groups of 12, at most 7/8 full),
-//!   and the policy's metadata (S3-FIFO: 9 bytes plus a ghost of about 10 bytes per remembered
-//!   key, 0.9 per entry, and for the adaptive variant a second ghost, 0.1 per entry; LRU, FIFO
-//!   and SIEVE: 8 bytes). Measured: 41.4 bytes per entry for the adaptive S3-FIFO, 40.4 for
-//!   S3-FIFO, 30.4 for LRU at a million entries; the figures are in `docs/benchmarks.md`.
+//! * Memory: per entry, the slab slot (key, value, a 4-byte weight, a 1-byte access counter and
+//!   a deadline flag: 8 bytes beyond a `u64` key and value), for an entry with a TTL 8 bytes of
+//!   deadline in a page allocated on demand, 6.1 to 12.2 bytes of index ([`table`]: a tag byte
+//!   and a 4-byte slot number in 64-byte groups of 12, at most 7/8 full), and the policy's
+//!   metadata (S3-FIFO: about 5 bytes, a slot number in a FIFO ring and a byte per slot, plus a
+//!   ghost of about 10 bytes per remembered key, 0.9 per entry, and for the adaptive variant a
+//!   second ghost, 0.1 per entry; LRU, FIFO and SIEVE: 8 bytes). Measured: 29.4 bytes per entry
+//!   for the adaptive S3-FIFO, 28.9 for S3-FIFO, 22.4 for LRU at a million entries; the figures
+//!   are in `docs/benchmarks.md`.
 //! * The departure memory (miss reasons) has a fixed number of 4-byte cells; namespace tracking
 //!   keeps at most the configured number of namespaces; hot-key tracking keeps at most `2 × top`
 //!   keys; the hit buffer is 64 slots per shard; single-flight state exists only while a load

@@ -8,8 +8,9 @@
 //! numbers in 64-byte groups that keep tags and slot numbers together (`table.rs`), so that a hit
 //! costs two dependent memory loads, the group and the entry. The key hash is not stored: the table
 //! and the policy recompute it from the key on the rare paths that need it (table growth,
-//! eviction), which keeps the per-entry overhead for a `u64 → u64` entry at 16 bytes in the slab
-//! plus 6.1 to 12.2 bytes of index.
+//! eviction). Nor is the deadline: the slot holds a flag, and the deadlines of the entries that
+//! have one live in pages beside the slab (`deadlines.rs`). That keeps the per-entry overhead for
+//! a `u64 → u64` entry at 8 bytes in the slab plus 6.1 to 12.2 bytes of index.
 
 use crate::clock::{Clock, Timestamp, deadline_after};
 use crate::deadlines::Deadlines;
