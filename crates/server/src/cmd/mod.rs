@@ -124,29 +124,31 @@ pub struct Spec {
     pub handler: Handler,
 }
 
-/// Every command, by lower-case name.
-pub static TABLE: LazyLock<HashMap<&'static str, &'static Spec>> = LazyLock::new(|| {
-    [
-        connection::SPECS,
-        strings::SPECS,
-        hashes::SPECS,
-        lists::SPECS,
-        sets::SPECS,
-        zsets::SPECS,
-        transactions::SPECS,
-        keys::SPECS,
-        sort::SPECS,
-        expire::SPECS,
-        pubsub::SPECS,
-        server::SPECS,
-        info::SPECS,
-        larder::SPECS,
-    ]
-    .iter()
-    .flat_map(|specs| specs.iter())
-    .map(|spec| (spec.name, spec))
-    .collect()
-});
+/// Every command, by lower-case name. Looked up once per command, with foldhash (SipHash, the
+/// standard hasher, guards against hash flooding, which a fixed table of names does not need).
+pub static TABLE: LazyLock<HashMap<&'static str, &'static Spec, foldhash::fast::FixedState>> =
+    LazyLock::new(|| {
+        [
+            connection::SPECS,
+            strings::SPECS,
+            hashes::SPECS,
+            lists::SPECS,
+            sets::SPECS,
+            zsets::SPECS,
+            transactions::SPECS,
+            keys::SPECS,
+            sort::SPECS,
+            expire::SPECS,
+            pubsub::SPECS,
+            server::SPECS,
+            info::SPECS,
+            larder::SPECS,
+        ]
+        .iter()
+        .flat_map(|specs| specs.iter())
+        .map(|spec| (spec.name, spec))
+        .collect()
+    });
 
 /// One command's counters for `INFO commandstats`.
 #[derive(Debug, Default)]
