@@ -107,7 +107,8 @@ if [[ -z "${RENDER_ONLY:-}" ]]; then
         start "$server" "$mem" "$policy"
         idle=$(rss "$server_pid")
         line=$(client run --port "$port" --gets "$gets" --alpha "$alpha" --rate "$rate")
-        echo "$server $policy $kind $mem idle_rss=$idle rss=$(rss "$server_pid") used_memory=$(used_memory "$port") $line" \
+        keys_end=$(redis-cli -p "$port" dbsize | tr -d '\r')
+        echo "$server $policy $kind $mem idle_rss=$idle rss=$(rss "$server_pid") used_memory=$(used_memory "$port") keys_end=$keys_end $line" \
             >>"$runs/results.txt"
         stop_server "$server_pid"
     done
@@ -139,8 +140,8 @@ total = sum(weights)
 def top(k):
     """Hit ratio of a cache that always holds the k most popular keys (ideal static LFU)."""
     return sum(weights[:k]) / total
-print("| server | policy | memory | maxmemory B | keys held | hit ratio | 2nd half | top-k bound | RSS − idle MiB | GETs/s |")
-print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| server | policy | memory | maxmemory B | keys held after fill | keys at the end | hit ratio | 2nd half | top-k bound | RSS − idle MiB | GETs/s |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for line in open(os.path.join(root, "results.txt")):
     parts = line.split()
     server, policy, kind, mem = parts[:4]
@@ -148,7 +149,8 @@ for line in open(os.path.join(root, "results.txt")):
     name = server if kind == "share" else f"{server}-at-redis"
     k = held.get(name, (0, 0))[1]
     label = "equal share" if kind == "share" else "equal bytes"
-    print(f"| {server} | {policy} | {label} | {int(mem):,} | {k:,} | **{float(f['hit_ratio']):.4f}** "
+    end = f"{int(f['keys_end']):,}" if f.get("keys_end", "").isdigit() else "–"
+    print(f"| {server} | {policy} | {label} | {int(mem):,} | {k:,} | {end} | **{float(f['hit_ratio']):.4f}** "
           f"| {float(f['hit_ratio_2nd_half']):.4f} | {top(k):.4f} "
           f"| {(int(f['rss']) - int(f['idle_rss'])) / 2**20 if 'idle_rss' in f else float('nan'):.1f} "
           f"| {float(f['rate']):,.0f} |")
