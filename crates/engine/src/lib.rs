@@ -66,7 +66,7 @@
 //!   refused with [`InsertError::TooLarge`].
 //! * Memory: per entry, the slab slot (key, value, a 4-byte weight, a 1-byte access counter and
 //!   a deadline flag: 8 bytes beyond a `u64` key and value), for an entry with a TTL 8 bytes of
-//!   deadline in a page allocated on demand, 6.1 to 12.2 bytes of index ([`table`]: a tag byte
+//!   deadline in a page allocated on demand, 6.1 to 9.1 bytes of index ([`table`]: a tag byte
 //!   and a 4-byte slot number in 64-byte groups of 12, at most 7/8 full), and the policy's
 //!   metadata (S3-FIFO: about 5 bytes, a slot number in a FIFO ring and a byte per slot, plus a
 //!   ghost of about 10 bytes per remembered key, 0.9 per entry, and for the adaptive variant a
@@ -89,6 +89,7 @@ pub mod namespace;
 pub mod policy;
 mod rng;
 pub mod shard;
+mod slab;
 pub mod stats;
 mod store;
 mod sync;

@@ -3,20 +3,22 @@
 //! A [`Shard`] is a complete cache on its own, usable without any locking (the simulator replays
 //! traces through it), and the unit that the concurrent [`Store`](crate::Store) puts behind a lock.
 //!
-//! Layout: entries live in a slab (`Vec` of slots) and never move while resident, so a slot index
-//! is a stable handle for the policy's metadata and for scan cursors. The index is a table of slot
-//! numbers in 64-byte groups that keep tags and slot numbers together (`table.rs`), so that a hit
-//! costs two dependent memory loads, the group and the entry. The key hash is not stored: the table
-//! and the policy recompute it from the key on the rare paths that need it (table growth,
-//! eviction). Nor is the deadline: the slot holds a flag, and the deadlines of the entries that
+//! Layout: entries live in a slab (pages of slots, `slab.rs`) and never move while resident, so
+//! a slot index is a stable handle for the policy's metadata and for scan cursors. The index is
+//! a table of slot numbers in 64-byte groups that keep tags and slot numbers together
+//! (`table.rs`), so that a hit costs two dependent memory loads, the group and the entry (and a
+//! load from the slab's page directory, which stays in cache). The key hash is not stored: the
+//! table and the policy recompute it from the key on the rare paths that need it (table
+//! growth, eviction). Nor is the deadline: the slot holds a flag, and the deadlines of the entries that
 //! have one live in pages beside the slab (`deadlines.rs`). That keeps the per-entry overhead for
-//! a `u64 → u64` entry at 8 bytes in the slab plus 6.1 to 12.2 bytes of index.
+//! a `u64 → u64` entry at 8 bytes in the slab plus 6.1 to 9.1 bytes of index.
 
 use crate::clock::{Clock, Timestamp, deadline_after};
 use crate::deadlines::Deadlines;
 use crate::departed::DepartureLog;
 use crate::policy::{ACCESS_MAX, AnyPolicy, Policy, PolicyKind, Residents, Slot};
 use crate::rng::SplitMix64;
+use crate::slab::Slab;
 use crate::stats::{Counters, Departure, Departures, MissReason, Snapshot};
 use crate::table::SlotTable;
 use crate::weigher::Weigher;
@@ -233,7 +235,7 @@ pub enum SharedLookup<'a, V> {
 /// A single-threaded cache: see the [module documentation](self).
 pub struct Shard<K, V, S = foldhash::fast::RandomState, P = AnyPolicy> {
     table: SlotTable,
-    slots: Vec<SlotState<K, V>>,
+    slots: Slab<SlotState<K, V>>,
     free_head: u32,
     len: usize,
     weighted: u64,
@@ -272,7 +274,7 @@ impl<K, V, S, P> fmt::Debug for Shard<K, V, S, P> {
 
 /// The view of resident slots a policy gets when choosing a victim.
 struct View<'a, K, V, S> {
-    slots: &'a [SlotState<K, V>],
+    slots: &'a Slab<SlotState<K, V>>,
     hasher: &'a S,
 }
 
@@ -360,7 +362,7 @@ where
         let exclusive_hits = policy.exclusive_hits();
         Self {
             table: SlotTable::with_capacity(config.reserve),
-            slots: Vec::with_capacity(config.reserve),
+            slots: Slab::with_capacity(config.reserve),
             free_head: NO_SLOT,
             len: 0,
             weighted: 0,
@@ -1240,13 +1242,13 @@ where
     ) -> Option<u32> {
         let start = cursor as usize;
         let end = start.saturating_add(count.max(1)).min(self.slots.len());
-        for (slot, state) in (start..).zip(self.slots.get(start..end).unwrap_or(&[])) {
+        for slot in start..end {
             if let SlotState::Occupied {
                 key,
                 value,
                 has_deadline,
                 ..
-            } = state
+            } = &self.slots[slot]
             {
                 let expires_at = self.deadline_of(slot as Slot, *has_deadline);
                 if !self.is_expired(expires_at) {
@@ -1336,7 +1338,7 @@ where
 
     /// Heap bytes held by the shard's structures, excluding what keys and values own on the heap.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<SlotState<K, V>>()
+        self.slots.heap_bytes()
             + self.table.heap_bytes()
             + self.deadlines.heap_bytes()
             + self.expiring.capacity() * 4

@@ -1,0 +1,182 @@
+//! [`Slab`], a vector that grows one fixed page at a time and never moves an element.
+//!
+//! A shard's entries live in a slab indexed by slot number. As one `Vec` it doubles: at a
+//! doubling the allocator holds the old and the new buffer at once, and afterwards up to half of
+//! the new one is spare. In a server whose shards fill evenly, all of them double within moments
+//! of each other, so the process's memory jumps by the size of every slab together — 24 MB at
+//! 600,000 entries of 48 bytes in 32 shards — which a `maxmemory` limit has to absorb, and
+//! then keeps as slack. Here the first [`PAGE`] elements grow like a `Vec` (a small shard stays
+//! small) and every later page is allocated at its full size once: growth costs one page, the
+//! spare room is less than a page, and elements are never copied.
+//!
+//! Reading an element costs one more load than a `Vec` (the page's address, from a directory of
+//! one pointer per page, which stays in cache).
+
+use std::ops::{Index, IndexMut};
+
+/// Elements per page (a power of two).
+pub const PAGE: usize = 1024;
+const SHIFT: u32 = PAGE.trailing_zeros();
+
+/// A paged vector (see the [module docs](self)).
+#[derive(Debug)]
+pub struct Slab<T> {
+    pages: Vec<Vec<T>>,
+    len: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            pages: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    /// An empty slab with room for `capacity` elements.
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut slab = Slab::default();
+        slab.reserve(capacity);
+        slab
+    }
+
+    /// Makes room for `additional` more elements: the page being filled is topped up and whole
+    /// pages are added, the last one only as large as needed.
+    pub fn reserve(&mut self, additional: usize) {
+        let target = self.len.saturating_add(additional);
+        let mut page = self.len >> SHIFT;
+        while page * PAGE < target {
+            let want = (target - page * PAGE).min(PAGE);
+            match self.pages.get_mut(page) {
+                None => self.pages.push(Vec::with_capacity(want)),
+                Some(current) if current.capacity() < want => {
+                    current.reserve_exact(want - current.len());
+                }
+                Some(_) => {}
+            }
+            page += 1;
+        }
+    }
+
+    /// Elements held.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Elements it can hold without allocating.
+    pub fn capacity(&self) -> usize {
+        self.pages.iter().map(Vec::capacity).sum()
+    }
+
+    /// Appends `value` at index [`Slab::len`]. Page `p` always holds the elements from
+    /// `p × PAGE` on; a page grows by doubling up to [`PAGE`], so the first one starts small.
+    pub fn push(&mut self, value: T) {
+        let page = self.len >> SHIFT;
+        if page == self.pages.len() {
+            self.pages
+                .push(Vec::with_capacity(if page == 0 { 4 } else { PAGE }));
+        }
+        let current = &mut self.pages[page];
+        if current.len() == current.capacity() {
+            let grown = (current.len() * 2).clamp(4, PAGE);
+            current.reserve_exact(grown - current.len());
+        }
+        current.push(value);
+        self.len += 1;
+    }
+
+    /// The element at `index`, if there is one.
+    #[inline]
+    pub fn get(&self, index: usize) -> Option<&T> {
+        self.pages.get(index >> SHIFT)?.get(index & (PAGE - 1))
+    }
+
+    /// The elements in index order.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.pages.iter().flatten()
+    }
+
+    /// Removes every element and frees every page.
+    pub fn clear(&mut self) {
+        *self = Slab::default();
+    }
+
+    /// Heap bytes held (the capacity of every page and the directory).
+    pub fn heap_bytes(&self) -> usize {
+        self.capacity() * size_of::<T>() + self.pages.capacity() * size_of::<Vec<T>>()
+    }
+}
+
+impl<T> Index<usize> for Slab<T> {
+    type Output = T;
+    #[inline]
+    fn index(&self, index: usize) -> &T {
+        &self.pages[index >> SHIFT][index & (PAGE - 1)]
+    }
+}
+
+impl<T> IndexMut<usize> for Slab<T> {
+    #[inline]
+    fn index_mut(&mut self, index: usize) -> &mut T {
+        &mut self.pages[index >> SHIFT][index & (PAGE - 1)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_like_a_vec_and_grows_one_page_at_a_time() {
+        let mut slab = Slab::default();
+        let mut model = Vec::new();
+        for i in 0..5 * PAGE + 17 {
+            slab.push(i * 3);
+            model.push(i * 3);
+            assert!(
+                slab.capacity() - slab.len() < PAGE,
+                "spare room under a page"
+            );
+        }
+        assert_eq!(slab.len(), model.len());
+        for (i, v) in model.iter().enumerate() {
+            assert_eq!(slab[i], *v);
+            assert_eq!(slab.get(i), Some(v));
+        }
+        assert_eq!(slab.get(model.len()), None);
+        assert!(slab.iter().eq(model.iter()));
+        slab[PAGE + 1] = 7;
+        assert_eq!(slab[PAGE + 1], 7);
+        slab.clear();
+        assert_eq!((slab.len(), slab.heap_bytes()), (0, 0));
+    }
+
+    #[test]
+    fn a_small_slab_stays_small_and_a_reserved_one_does_not_reallocate() {
+        let mut small: Slab<u64> = Slab::default();
+        for i in 0..10 {
+            small.push(i);
+        }
+        assert!(small.capacity() < 32, "{}", small.capacity());
+        let mut reserved: Slab<u64> = Slab::with_capacity(3 * PAGE + 5);
+        let capacity = reserved.capacity();
+        assert!(capacity >= 3 * PAGE + 5 && capacity - (3 * PAGE + 5) < PAGE);
+        for i in 0..3 * PAGE + 5 {
+            reserved.push(i as u64);
+        }
+        assert_eq!(reserved.capacity(), capacity);
+        // Reserving on top of a partly filled first page tops it up before adding pages.
+        let mut topped: Slab<u64> = Slab::default();
+        topped.push(1);
+        topped.reserve(PAGE + 3);
+        assert!(topped.capacity() >= PAGE + 4);
+        for i in 0..PAGE + 3 {
+            topped.push(i as u64);
+        }
+        assert_eq!(topped.len(), PAGE + 4);
+        assert_eq!(topped[PAGE + 3], PAGE as u64 + 2);
+    }
+}
