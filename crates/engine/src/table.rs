@@ -15,9 +15,9 @@
 //! decrements the counts it incremented. There are no tombstones: a removed place is free
 //! at once, and the table never needs rehashing to recover from churn.
 //!
-//! Bounds: the table doubles when it would pass 7/8 of its places and is rebuilt smaller on
-//! request ([`SlotTable::shrink_if_sparse`]) when under about a quarter full; 64 bytes per 12
-//! places, so 6.1 bytes per entry when full and 12.2 just after doubling. A probe visits at most
+//! Bounds: the table grows by half when it would pass 7/8 of its places and is rebuilt smaller
+//! on request ([`SlotTable::shrink_if_sparse`]) when under about a quarter full; 64 bytes per 12
+//! places, so 6.1 bytes per entry when full and 9.1 just after growing. A probe visits at most
 //! every group once. Hashes are not stored: growth asks the caller for them.
 
 use std::fmt;
@@ -197,7 +197,11 @@ impl SlotTable {
     /// asking `rehash` for the hash of every slot already in.
     pub fn insert(&mut self, hash: u64, slot: u32, rehash: impl Fn(u32) -> u64) {
         if self.len >= self.capacity() {
-            self.rebuild(groups_for(self.len + 1).max(self.groups.len() * 2), rehash);
+            // ×1.5, not ×2: in a server whose shards fill evenly they all grow at once, and the
+            // smaller step halves that jump in the process's memory (groups need not be a power
+            // of two).
+            let grown = self.groups.len() + self.groups.len() / 2;
+            self.rebuild(groups_for(self.len + 1).max(grown), rehash);
         }
         self.place(hash, slot);
         self.len += 1;

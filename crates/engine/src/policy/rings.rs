@@ -70,7 +70,13 @@ impl Rings {
         }
         debug_assert_eq!(self.tags[s] & 3, 0, "slot {slot} is already queued");
         self.tags[s] = (self.tags[s] & !3) | (ring as u8 + 1);
-        self.rings[ring].push_back(slot);
+        let queue = &mut self.rings[ring];
+        if queue.len() == queue.capacity() {
+            // Grow by an eighth, not by doubling: shards that fill evenly grow together, and a
+            // small step keeps the process's memory from jumping (see `slab.rs`).
+            queue.reserve_exact((queue.len() / 8).max(16));
+        }
+        queue.push_back(slot);
         self.live[ring] += 1;
     }
 

@@ -12,7 +12,7 @@
 //! faster than inserts append them.
 //!
 //! A slot holds the key and value themselves (for byte strings, two `Box<[u8]>`: 32 bytes and
-//! one allocation each); the index costs 6.1 to 12.2 bytes per entry (64-byte groups of 12
+//! one allocation each); the index costs 6.1 to 9.1 bytes per entry (64-byte groups of 12
 //! places, at most 7/8 full). The table keeps a running count of the heap bytes it owns, so
 //! [`Table::heap_bytes`] is O(1).
 //!
