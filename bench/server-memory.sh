@@ -10,11 +10,11 @@
 # and, where it answers INFO, used_memory are read, then crates/server/examples/load_keys.rs
 # writes KEYS distinct keys (`key:000000000042`, 16 bytes) with 32-byte values, pipelined
 # 1000 at a time over one connection, checking every reply; after SETTLE seconds' rest (12 by
-# default: Redis and larder both run jemalloc's background thread, which returns the buffers the
-# tables outgrew while loading over jemalloc's ten-second decay) both are read again. Bytes per
-# key = (after − before) / KEYS: everything the server spends on a key, including its 48 bytes
-# of key and value. Servers take turns within each round (redis, larder, memcached), one at a
-# time. Raw figures stay in $CARGO_TARGET_DIR/server-bench/memory/.
+# default: Redis runs jemalloc's background thread, which returns the pages freed while loading
+# over jemalloc's ten-second decay; larder's RSS does not change while idle) both are read
+# again. Bytes per key = (after − before) / KEYS: everything the server spends on a key,
+# including its 48 bytes of key and value. Servers take turns within each round (redis, larder,
+# memcached), one at a time. Raw figures stay in $CARGO_TARGET_DIR/server-bench/memory/.
 set -euo pipefail
 source "$(dirname "$0")/server-lib.sh"
 

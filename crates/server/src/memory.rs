@@ -77,22 +77,6 @@ pub fn allocator_name() -> String {
     "libc".to_owned()
 }
 
-/// Starts jemalloc's background thread (as Redis's `jemalloc-bg-thread yes` does), when jemalloc
-/// is the global allocator; returns whether it runs. Without it, jemalloc returns freed pages to
-/// the system only from inside later allocation calls, so a server that goes idle after
-/// growing keeps the buffers its tables outgrew resident for good; with it, they go back on
-/// jemalloc's decay schedule (about ten seconds) whether or not the server is busy.
-pub fn start_background_purge() -> bool {
-    #[cfg(feature = "jemalloc")]
-    {
-        jemalloc::start_background_thread()
-    }
-    #[cfg(not(feature = "jemalloc"))]
-    {
-        false
-    }
-}
-
 #[cfg(feature = "jemalloc")]
 mod jemalloc {
     use super::AllocatorStats;
@@ -128,10 +112,6 @@ mod jemalloc {
             active: stats::active::read().ok()? as u64,
             resident: stats::resident::read().ok()? as u64,
         })
-    }
-
-    pub(super) fn start_background_thread() -> bool {
-        in_use() && tikv_jemalloc_ctl::background_thread::write(true).is_ok()
     }
 
     pub(super) fn version() -> Option<&'static str> {

@@ -134,7 +134,6 @@ pub fn run_blocking(config: Config, ready: impl FnOnce(SocketAddr)) -> io::Resul
     } else {
         config.threads
     };
-    crate::memory::start_background_purge();
     let runtime = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .thread_name("larder-worker")
