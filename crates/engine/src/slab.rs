@@ -1,4 +1,4 @@
-//! [`Slab`], a vector that grows one fixed page at a time and never moves an element.
+//! [`Slab`], a vector that grows one fixed page at a time.
 //!
 //! A shard's entries live in a slab indexed by slot number. As one `Vec` it doubles: at a
 //! doubling the allocator holds the old and the new buffer at once, and afterwards up to half of
@@ -7,10 +7,11 @@
 //! 600,000 entries of 48 bytes in 32 shards — which a `maxmemory` limit has to absorb, and
 //! then keeps as slack. Here the first [`PAGE`] elements grow like a `Vec` (a small shard stays
 //! small) and every later page is allocated at its full size once: growth costs one page, the
-//! spare room is less than a page, and elements are never copied.
+//! spare room is less than a page, and no element past the first page is ever copied.
 //!
 //! Reading an element costs one more load than a `Vec` (the page's address, from a directory of
-//! one pointer per page, which stays in cache).
+//! one pointer per page, which stays in cache), unless it lies in the first part, which is one
+//! allocation: the first [`PAGE`] elements, or as many as were reserved before any page.
 
 use std::ops::{Index, IndexMut};
 
@@ -19,8 +20,15 @@ pub const PAGE: usize = 1024;
 const SHIFT: u32 = PAGE.trailing_zeros();
 
 /// A paged vector (see the [module docs](self)).
+///
+/// The first elements live in one `Vec`, `first`, which grows by doubling up to [`PAGE`], or
+/// to whatever [`Slab::reserve`] asks for while no page exists (a cache that reserves its
+/// capacity up front keeps every slot there, and reads it without the page directory's load).
+/// Once `first` is full at that size it never changes again; the elements after it live in
+/// pages of exactly [`PAGE`].
 #[derive(Debug)]
 pub struct Slab<T> {
+    first: Vec<T>,
     pages: Vec<Vec<T>>,
     len: usize,
 }
@@ -28,6 +36,7 @@ pub struct Slab<T> {
 impl<T> Default for Slab<T> {
     fn default() -> Self {
         Slab {
+            first: Vec::new(),
             pages: Vec::new(),
             len: 0,
         }
@@ -35,28 +44,27 @@ impl<T> Default for Slab<T> {
 }
 
 impl<T> Slab<T> {
-    /// An empty slab with room for `capacity` elements.
+    /// An empty slab with room for `capacity` elements, all in one allocation.
     pub fn with_capacity(capacity: usize) -> Self {
         let mut slab = Slab::default();
         slab.reserve(capacity);
         slab
     }
 
-    /// Makes room for `additional` more elements: the page being filled is topped up and whole
-    /// pages are added, the last one only as large as needed.
+    /// Makes room for `additional` more elements: while no page exists, by growing `first` to
+    /// the exact size; after that, by adding pages.
     pub fn reserve(&mut self, additional: usize) {
         let target = self.len.saturating_add(additional);
-        let mut page = self.len >> SHIFT;
-        while page * PAGE < target {
-            let want = (target - page * PAGE).min(PAGE);
-            match self.pages.get_mut(page) {
-                None => self.pages.push(Vec::with_capacity(want)),
-                Some(current) if current.capacity() < want => {
-                    current.reserve_exact(want - current.len());
-                }
-                Some(_) => {}
+        if self.pages.is_empty() {
+            if target > self.first.capacity() {
+                self.first.reserve_exact(target - self.first.len());
             }
-            page += 1;
+            return;
+        }
+        let mut room = self.capacity() - self.len;
+        while room < additional {
+            self.pages.push(Vec::with_capacity(PAGE));
+            room += PAGE;
         }
     }
 
@@ -68,35 +76,46 @@ impl<T> Slab<T> {
 
     /// Elements it can hold without allocating.
     pub fn capacity(&self) -> usize {
-        self.pages.iter().map(Vec::capacity).sum()
+        self.first.capacity() + self.pages.iter().map(Vec::capacity).sum::<usize>()
     }
 
-    /// Appends `value` at index [`Slab::len`]. Page `p` always holds the elements from
-    /// `p × PAGE` on; a page grows by doubling up to [`PAGE`], so the first one starts small.
+    /// Appends `value` at index [`Slab::len`].
     pub fn push(&mut self, value: T) {
-        let page = self.len >> SHIFT;
+        if self.pages.is_empty() {
+            let first = &mut self.first;
+            if first.len() < first.capacity() {
+                first.push(value);
+                self.len += 1;
+                return;
+            }
+            if first.capacity() < PAGE {
+                let grown = (first.len() * 2).clamp(4, PAGE);
+                first.reserve_exact(grown - first.len());
+                first.push(value);
+                self.len += 1;
+                return;
+            }
+        }
+        let page = (self.len - self.first.len()) >> SHIFT;
         if page == self.pages.len() {
-            self.pages
-                .push(Vec::with_capacity(if page == 0 { 4 } else { PAGE }));
+            self.pages.push(Vec::with_capacity(PAGE));
         }
-        let current = &mut self.pages[page];
-        if current.len() == current.capacity() {
-            let grown = (current.len() * 2).clamp(4, PAGE);
-            current.reserve_exact(grown - current.len());
-        }
-        current.push(value);
+        self.pages[page].push(value);
         self.len += 1;
     }
 
     /// The element at `index`, if there is one.
     #[inline]
     pub fn get(&self, index: usize) -> Option<&T> {
-        self.pages.get(index >> SHIFT)?.get(index & (PAGE - 1))
+        match index.checked_sub(self.first.len()) {
+            None => self.first.get(index),
+            Some(rest) => self.pages.get(rest >> SHIFT)?.get(rest & (PAGE - 1)),
+        }
     }
 
     /// The elements in index order.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.pages.iter().flatten()
+        self.first.iter().chain(self.pages.iter().flatten())
     }
 
     /// Removes every element and frees every page.
@@ -104,7 +123,7 @@ impl<T> Slab<T> {
         *self = Slab::default();
     }
 
-    /// Heap bytes held (the capacity of every page and the directory).
+    /// Heap bytes held (the capacity of `first` and of every page, and the directory).
     pub fn heap_bytes(&self) -> usize {
         self.capacity() * size_of::<T>() + self.pages.capacity() * size_of::<Vec<T>>()
     }
@@ -114,14 +133,20 @@ impl<T> Index<usize> for Slab<T> {
     type Output = T;
     #[inline]
     fn index(&self, index: usize) -> &T {
-        &self.pages[index >> SHIFT][index & (PAGE - 1)]
+        match index.checked_sub(self.first.len()) {
+            None => &self.first[index],
+            Some(rest) => &self.pages[rest >> SHIFT][rest & (PAGE - 1)],
+        }
     }
 }
 
 impl<T> IndexMut<usize> for Slab<T> {
     #[inline]
     fn index_mut(&mut self, index: usize) -> &mut T {
-        &mut self.pages[index >> SHIFT][index & (PAGE - 1)]
+        match index.checked_sub(self.first.len()) {
+            None => &mut self.first[index],
+            Some(rest) => &mut self.pages[rest >> SHIFT][rest & (PAGE - 1)],
+        }
     }
 }
 
@@ -178,5 +203,24 @@ mod tests {
         }
         assert_eq!(topped.len(), PAGE + 4);
         assert_eq!(topped[PAGE + 3], PAGE as u64 + 2);
+    }
+
+    #[test]
+    fn pages_follow_a_reserved_first_part() {
+        let first = 3 * PAGE / 2 + 7;
+        let mut slab: Slab<usize> = Slab::with_capacity(first);
+        for i in 0..first + 2 * PAGE + 3 {
+            slab.push(i);
+        }
+        assert_eq!(
+            slab.first.len(),
+            first,
+            "the reserved part is never reallocated"
+        );
+        assert_eq!(slab.pages.len(), 3);
+        assert!((0..slab.len()).all(|i| slab[i] == i && slab.get(i) == Some(&i)));
+        assert!(slab.iter().copied().eq(0..slab.len()));
+        slab[first + PAGE] = 0;
+        assert_eq!(slab[first + PAGE], 0);
     }
 }
