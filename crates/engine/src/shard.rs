@@ -98,6 +98,8 @@ pub struct EntryMut<'a, V> {
     /// The value; change it in place and answer [`Compute::Updated`].
     pub value: &'a mut V,
     /// The deadline ([`NEVER`] for none); change it in place and answer [`Compute::Updated`].
+    /// A change is kept with [`Compute::Keep`] too, and dropped by [`Compute::Remove`] and
+    /// [`Compute::Put`] (which brings its own deadline).
     pub expires_at: &'a mut Timestamp,
 }
 
@@ -483,11 +485,7 @@ where
             self.policy.on_miss(hash);
             return None;
         };
-        if let SlotState::Occupied {
-            has_deadline: true, ..
-        } = self.slots[slot as usize]
-            && self.is_expired(self.deadlines.get(slot))
-        {
+        if self.is_expired_slot(slot) {
             self.counters.miss(MissReason::Expired);
             self.detach(slot, hash, Departure::Expired);
             self.policy.on_miss(hash);

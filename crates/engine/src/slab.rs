@@ -104,12 +104,19 @@ impl<T> Slab<T> {
         self.len += 1;
     }
 
+    /// Where `index` lies: in `first` (`None`), or in a page at an offset.
+    #[inline]
+    fn page_of(&self, index: usize) -> Option<(usize, usize)> {
+        let rest = index.checked_sub(self.first.len())?;
+        Some((rest >> SHIFT, rest & (PAGE - 1)))
+    }
+
     /// The element at `index`, if there is one.
     #[inline]
     pub fn get(&self, index: usize) -> Option<&T> {
-        match index.checked_sub(self.first.len()) {
+        match self.page_of(index) {
             None => self.first.get(index),
-            Some(rest) => self.pages.get(rest >> SHIFT)?.get(rest & (PAGE - 1)),
+            Some((page, at)) => self.pages.get(page)?.get(at),
         }
     }
 
@@ -133,9 +140,9 @@ impl<T> Index<usize> for Slab<T> {
     type Output = T;
     #[inline]
     fn index(&self, index: usize) -> &T {
-        match index.checked_sub(self.first.len()) {
+        match self.page_of(index) {
             None => &self.first[index],
-            Some(rest) => &self.pages[rest >> SHIFT][rest & (PAGE - 1)],
+            Some((page, at)) => &self.pages[page][at],
         }
     }
 }
@@ -143,9 +150,9 @@ impl<T> Index<usize> for Slab<T> {
 impl<T> IndexMut<usize> for Slab<T> {
     #[inline]
     fn index_mut(&mut self, index: usize) -> &mut T {
-        match index.checked_sub(self.first.len()) {
+        match self.page_of(index) {
             None => &mut self.first[index],
-            Some(rest) => &mut self.pages[rest >> SHIFT][rest & (PAGE - 1)],
+            Some((page, at)) => &mut self.pages[page][at],
         }
     }
 }

@@ -10,9 +10,9 @@
 //! bits (scaled to the number of groups, which need not be a power of two, so a table reserved
 //! for a capacity is sized to it) and a one-byte tag from its top 8 (0 marks an empty place). An
 //! entry goes to the first group from its home with a free place; every full group it passes
-//! counts it in `overflow`, so a lookup stops at the first group whose tag bytes miss and whose `overflow` is zero (or after
-//! one lap: under churn, every group of a small table can have been passed), and a removal
-//! decrements the counts it incremented. There are no tombstones: a removed place is free
+//! counts it in `overflow`, so a lookup stops at the first group whose tag bytes miss and whose
+//! `overflow` is zero (or after one lap: under churn, every group of a small table can have been
+//! passed), and a removal decrements the counts it incremented. There are no tombstones: a removed place is free
 //! at once, and the table never needs rehashing to recover from churn.
 //!
 //! Bounds: the table grows by half when it would pass 7/8 of its places and is rebuilt smaller
