@@ -87,6 +87,7 @@ pub mod hotkeys;
 pub mod mrc;
 pub mod namespace;
 pub mod policy;
+pub mod prefetch;
 mod rng;
 pub mod shard;
 mod slab;

@@ -440,6 +440,38 @@ where
         })
     }
 
+    /// Prefetch, first step: asks for the index group of `hash` (see [`crate::prefetch`]).
+    #[inline]
+    pub fn prefetch_index(&self, hash: u64) {
+        self.table.prefetch(hash);
+    }
+
+    /// Prefetch, second step (once the group has arrived): asks for the slot whose tag matches
+    /// `hash` in its home group.
+    #[inline]
+    pub fn prefetch_slot(&self, hash: u64) {
+        if let Some(slot) = self
+            .table
+            .likely_slot(hash)
+            .and_then(|s| self.slots.get(s as usize))
+        {
+            crate::prefetch::prefetch(slot);
+        }
+    }
+
+    /// Prefetch, third step (once the slot has arrived): shows `prefetch` the value of the slot
+    /// whose tag matches `hash`, for it to ask for what the value points to.
+    #[inline]
+    pub fn prefetch_value(&self, hash: u64, prefetch: impl FnOnce(&V)) {
+        if let Some(SlotState::Occupied { value, .. }) = self
+            .table
+            .likely_slot(hash)
+            .and_then(|s| self.slots.get(s as usize))
+        {
+            prefetch(value);
+        }
+    }
+
     #[inline]
     fn is_expired(&self, expires_at: Timestamp) -> bool {
         expires_at != NEVER && expires_at <= self.clock.now()

@@ -655,6 +655,36 @@ where
         *current = policy;
     }
 
+    /// Prefetch for a batch of lookups, first step: asks the processor for the index group of
+    /// `hash`, and returns at once. A caller holding several keys (a pipelined batch of
+    /// requests) calls this for each of them, then [`Store::prefetch_slot`] for each, then
+    /// [`Store::prefetch_value`], then runs the lookups: the cache misses of the batch overlap
+    /// instead of following one another. Every step is a hint: it changes nothing, counts
+    /// nothing, and is skipped when the shard's lock is taken.
+    #[inline]
+    pub fn prefetch_index(&self, hash: u64) {
+        if let Some(shard) = self.cell(hash).shard.try_read() {
+            shard.prefetch_index(hash);
+        }
+    }
+
+    /// Prefetch, second step: asks for the likely slot of `hash` (see [`Store::prefetch_index`]).
+    #[inline]
+    pub fn prefetch_slot(&self, hash: u64) {
+        if let Some(shard) = self.cell(hash).shard.try_read() {
+            shard.prefetch_slot(hash);
+        }
+    }
+
+    /// Prefetch, third step: shows `prefetch` the value in the likely slot of `hash`, for it to
+    /// ask for the memory the value points to (see [`Store::prefetch_index`]).
+    #[inline]
+    pub fn prefetch_value(&self, hash: u64, prefetch: impl FnOnce(&V)) {
+        if let Some(shard) = self.cell(hash).shard.try_read() {
+            shard.prefetch_value(hash, prefetch);
+        }
+    }
+
     /// Reads a live entry through `read` under the shard's shared lock, counting a hit or a miss
     /// and recording the access like [`Store::get_hashed`], without cloning the value.
     #[inline]

@@ -193,6 +193,23 @@ impl SlotTable {
         None
     }
 
+    /// Asks for the home group of `hash` to be loaded (a hint: see [`crate::prefetch`]).
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        if !self.groups.is_empty() {
+            crate::prefetch::prefetch(&self.groups[self.home(hash)]);
+        }
+    }
+
+    /// The first slot in the home group of `hash` whose tag matches, without asking which key
+    /// it holds: the likely slot of `hash`, for a prefetch.
+    #[inline]
+    pub fn likely_slot(&self, hash: u64) -> Option<u32> {
+        let group = self.groups.get(self.home(hash))?;
+        let place = group.matching(tag_of(hash)).next()?;
+        Some(group.slots[place])
+    }
+
     /// Adds `slot` under `hash` (the caller knows it is not there yet); grows first if full,
     /// asking `rehash` for the hash of every slot already in.
     pub fn insert(&mut self, hash: u64, slot: u32, rehash: impl Fn(u32) -> u64) {
@@ -411,6 +428,12 @@ mod tests {
             for slot in 0..300 {
                 let found = table.find(hash(slot), |s| s == slot);
                 prop_assert_eq!(found.is_some(), model.contains_key(&slot), "slot {}", slot);
+                // The likely slot, for a prefetch, is one in the table with the same tag (its
+                // home may be an earlier group it probed past).
+                if let Some(likely) = table.likely_slot(hash(slot)) {
+                    prop_assert!(model.contains_key(&likely));
+                    prop_assert_eq!(tag_of(hash(likely)), tag_of(hash(slot)));
+                }
             }
             // Every overflow count is exactly the entries that probed past its group.
             let mut expected = vec![0u32; table.groups.len()];
@@ -509,10 +532,13 @@ mod tests {
         let mut table = SlotTable::new();
         assert_eq!(table.heap_bytes(), 0);
         assert_eq!(table.find(hash(1), |_| true), None);
+        assert_eq!(table.likely_slot(hash(1)), None);
+        table.prefetch(hash(1));
         assert!(!table.remove(hash(1), 1));
         table.shrink_to_fit(hash);
         table.insert(hash(1), 1, hash);
         assert_eq!(table.find(hash(1), |s| s == 1), Some(1));
+        assert_eq!(table.likely_slot(hash(1)), Some(1));
         assert!(table.remove(hash(1), 1));
         assert!(table.is_empty());
     }

@@ -196,6 +196,32 @@ fn peek_and_contains_count_no_lookup_and_record_no_access() {
 }
 
 #[test]
+fn prefetching_counts_nothing_and_records_no_access() {
+    let store: Store<u64, u64> = Store::builder(2).shards(1).policy(PolicyKind::Lru).build();
+    // An empty store has no value to show.
+    let mut shown = Vec::new();
+    store.prefetch_value(store.hash(&1), |v| shown.push(*v));
+    assert!(shown.is_empty());
+    store.insert(1, 10).unwrap();
+    store.insert(2, 20).unwrap();
+    let before = store.stats();
+    for key in [1, 2, 3] {
+        let hash = store.hash(&key);
+        store.prefetch_index(hash);
+        store.prefetch_slot(hash);
+        store.prefetch_value(hash, |v| shown.push(*v));
+    }
+    // Only stored values are shown (the likely slot of a key is a slot in use), and key 1's is
+    // its own: it went in first, so it comes first in its group even if key 2 shares its tag.
+    assert!(shown.iter().all(|v| [10, 20].contains(v)), "{shown:?}");
+    assert_eq!(shown.first(), Some(&10));
+    assert_eq!(store.stats(), before);
+    // Prefetching 1 did not make it recently used: it is still the LRU victim.
+    store.insert(3, 30).unwrap();
+    assert!(!store.contains(&1) && store.contains(&2));
+}
+
+#[test]
 fn reset_stats_zeroes_counters_but_keeps_entries() {
     let clock = Arc::new(ManualClock::new(0));
     let store: Store<String, u32> = Store::builder(4)
