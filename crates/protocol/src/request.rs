@@ -210,6 +210,29 @@ fn find_cr(
     }
 }
 
+/// The second argument of the complete multibulk request at the start of `buf` (the key, for
+/// most commands) and the request's length, without collecting anything or writing to `buf`.
+/// `None` for an inline request, an incomplete one, an invalid one (which [`parse_command`]
+/// will answer), or one of fewer than two arguments.
+///
+/// A server reads ahead with it: the keys of the requests of a pipelined batch, to prefetch
+/// their entries before running the first (see `larder_engine::prefetch`).
+pub fn peek_key<'a>(buf: &'a [u8], limits: &Limits) -> Option<(&'a [u8], usize)> {
+    if buf.first() != Some(&b'*') {
+        return None;
+    }
+    let mut key = None;
+    let mut index = 0;
+    let shape = walk_multibulk(buf, limits, |arg| {
+        if index == 1 {
+            key = Some(arg);
+        }
+        index += 1;
+    })
+    .ok()??;
+    Some((&buf[key?], shape.consumed))
+}
+
 /// Walks a multibulk request (`buf` starts with `*`), validating in Redis's order, and calls
 /// `arg` with the range of each argument. `Ok(None)` when incomplete.
 fn walk_multibulk(

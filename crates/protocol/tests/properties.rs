@@ -3,6 +3,7 @@
 
 use larder_protocol::{
     Frame, FrameScanner, Limits, Version, encode_command, encode_frame, parse_command, parse_frame,
+    peek_key,
 };
 use proptest::prelude::*;
 
@@ -71,16 +72,24 @@ fn small_limits() -> Limits {
 
 /// Whatever `parse_command` makes of `input`, it does not panic, and what it accepts is
 /// consistent: it consumed something within the input, and a non-empty multibulk request is
-/// exactly the canonical encoding of its arguments.
+/// exactly the canonical encoding of its arguments. `peek_key`, the server's read-ahead, finds
+/// exactly the second argument and the length of every multibulk request of two arguments or
+/// more that `parse_command` accepts, and nothing else.
 fn check_command(input: &[u8], limits: &Limits) {
     let mut buf = input.to_vec();
+    let peeked = peek_key(input, limits).map(|(key, n)| (key.to_vec(), n));
+    let mut expected = None;
     if let Ok(Some((cmd, consumed))) = parse_command(&mut buf, limits) {
         assert!(consumed > 0 && consumed <= input.len());
         if input[0] == b'*' && !cmd.is_empty() {
             let args: Vec<Vec<u8>> = cmd.args().iter().map(|a| a.to_vec()).collect();
             assert_eq!(encoded(&args), &input[..consumed]);
+            if args.len() >= 2 {
+                expected = Some((args[1].clone(), consumed));
+            }
         }
     }
+    assert_eq!(peeked, expected);
 }
 
 /// Whatever `parse_frame` makes of `input`, it does not panic, consumes within the input, and
@@ -180,8 +189,12 @@ proptest! {
         prop_assert_eq!(cmd.len(), first.len());
         prop_assert_eq!(consumed, first_len);
         drop(cmd);
+        // Reading ahead finds the second request's key where the first one ends.
+        let ahead = peek_key(&buf[first_len..], &Limits::default());
+        prop_assert_eq!(ahead, (second.len() >= 2).then(|| (&second[1][..], buf.len() - first_len)));
         // A strict prefix of the first request is incomplete.
         let cut = cut.index(first_len);
+        prop_assert_eq!(peek_key(&buf[..cut], &Limits::default()), None);
         prop_assert_eq!(parse_command(&mut buf[..cut], &Limits::default()), Ok(None));
     }
 
