@@ -9,8 +9,10 @@
 use crate::blocking::{BlockRequest, Waiter};
 use crate::client::ClientHandle;
 use crate::cmd::{self, Session};
+use crate::keyspace::PREFETCH_BATCH;
 use crate::shared::{ServerStats, Shared};
-use larder_protocol::{Limits, ProtocolError, Reply, Version, parse_command};
+use larder_protocol::{Limits, ProtocolError, Reply, Version, parse_command, peek_key};
+use smallvec::SmallVec;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -341,8 +343,16 @@ fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mu
         ..Limits::default()
     };
     let mut consumed = 0;
+    let mut prefetched = 0;
     let mut stop = Stop::Done;
     while consumed < input.len() && !session.close {
+        if consumed >= prefetched {
+            prefetched = match prefetch_batch(shared, session, &input[consumed..], &limits) {
+                // Fewer than two requests ahead: none to overlap in this input.
+                0 => input.len(),
+                n => consumed + n,
+            };
+        }
         match parse_command(&mut input[consumed..], &limits) {
             Ok(Some((command, n))) => {
                 if command.is_empty() {
@@ -374,6 +384,28 @@ fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mu
     }
     input.drain(..consumed);
     stop
+}
+
+/// Prefetches the keys of the next [`PREFETCH_BATCH`] complete requests at the start of `input`
+/// when there are at least two (a pipelined batch; see
+/// [`Keyspace::prefetch`](crate::keyspace::Keyspace::prefetch)) and returns how many bytes they
+/// take (0 when it found fewer than two): the second argument of each, the key of most commands.
+/// For the others the prefetch is wasted work, never a change.
+fn prefetch_batch(shared: &Shared, session: &Session, input: &[u8], limits: &Limits) -> usize {
+    let mut keys: SmallVec<[&[u8]; PREFETCH_BATCH]> = SmallVec::new();
+    let mut at = 0;
+    while keys.len() < PREFETCH_BATCH {
+        let Some((key, n)) = peek_key(&input[at..], limits) else {
+            break;
+        };
+        keys.push(key);
+        at += n;
+    }
+    if keys.len() < 2 {
+        return 0;
+    }
+    shared.keyspace.prefetch(session.db, &keys);
+    at
 }
 
 fn protocol_error(version: Version, out: &mut Vec<u8>, error: &ProtocolError) {

@@ -56,6 +56,9 @@ pub const HOT_KEY_SAMPLE_EVERY: u32 = 8;
 /// The hot-key tracker's sliding window.
 pub const HOT_KEY_WINDOW_MS: u64 = 60_000;
 
+/// Most keys of a pipelined batch that [`Keyspace::prefetch`] is given at once.
+pub const PREFETCH_BATCH: usize = 32;
+
 /// `reconcile` aims at `maxmemory` less this fraction (1/32) of it.
 const RECONCILE_MARGIN: u64 = 32;
 
@@ -470,6 +473,25 @@ impl Keyspace {
         k.push(self.physical(db));
         k.extend_from_slice(key);
         k
+    }
+
+    /// Prefetches the entries of `keys` in `db` (a pipelined batch's keys, before it runs): the
+    /// index groups of all, then their slots, then their values' memory, so that the cache
+    /// misses of the batch overlap (see [`Store::prefetch_index`]). Changes and counts nothing.
+    pub fn prefetch(&self, db: usize, keys: &[&[u8]]) {
+        let hashes: SmallVec<[u64; PREFETCH_BATCH]> = keys
+            .iter()
+            .map(|key| self.store.hash(&self.key(db, key)[..]))
+            .collect();
+        for &hash in &hashes {
+            self.store.prefetch_index(hash);
+        }
+        for &hash in &hashes {
+            self.store.prefetch_slot(hash);
+        }
+        for &hash in &hashes {
+            self.store.prefetch_value(hash, Value::prefetch);
+        }
     }
 
     /// Reads a live value through `read`, counting a keyspace hit or miss.

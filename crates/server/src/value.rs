@@ -97,6 +97,21 @@ impl Value {
         }
     }
 
+    /// Asks the processor for the memory the value points to (a hint, see
+    /// `larder_engine::prefetch`): a string's buffer, a collection's header.
+    #[inline]
+    pub fn prefetch(&self) {
+        use larder_engine::prefetch::prefetch;
+        match self {
+            Value::Int(_) => {}
+            Value::Str(s) => s.prefetch(),
+            Value::Hash(h) => prefetch(&**h),
+            Value::List(l) => prefetch(&**l),
+            Value::Set(s) => prefetch(&**s),
+            Value::ZSet(z) => prefetch(&**z),
+        }
+    }
+
     /// The value's Redis type.
     pub fn kind(&self) -> Kind {
         match self {

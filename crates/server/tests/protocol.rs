@@ -351,3 +351,67 @@ async fn garbage_never_brings_the_server_down() {
     })
     .await;
 }
+
+/// A pipelined batch is read ahead (its keys prefetched) before it runs; that must change no
+/// reply. The same requests, sent in one write to one server and one at a time to another,
+/// get the same answers: across a `SELECT` in the middle of the batch, an inline request that
+/// ends the read-ahead, commands whose second argument is not a key, wrong types and a request
+/// left incomplete at the end of the write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipelined_batch_answers_as_the_same_requests_one_at_a_time() {
+    let requests: Vec<Vec<&str>> = vec![
+        vec!["SET", "a", "1"],
+        vec!["GET", "a"],
+        vec!["SELECT", "1"],
+        vec!["GET", "a"],
+        vec!["SET", "a", "in-db-1"],
+        vec!["APPEND", "a", "-and-more-than-fourteen-bytes"],
+        vec!["SELECT", "0"],
+        vec!["INCR", "a"],
+        vec!["GET", "a"],
+        vec!["HSET", "h", "f", "v"],
+        vec!["GET", "h"],
+        vec!["CLIENT", "SETNAME", "batch"],
+        vec!["ECHO", "h"],
+        vec!["RPUSH", "l", "x", "y"],
+        vec!["LRANGE", "l", "0", "-1"],
+        vec!["DEL", "a", "h"],
+        vec!["GET", "a"],
+        vec!["MSET", "m1", "v1", "m2", "v2"],
+        vec!["MGET", "m1", "m2", "a"],
+        vec!["SELECT", "1"],
+        vec!["GET", "a"],
+    ];
+    let mut batch = Vec::new();
+    for (i, request) in requests.iter().enumerate() {
+        let args: Vec<&[u8]> = request.iter().map(|a| a.as_bytes()).collect();
+        if i == 12 {
+            // An inline request in the middle.
+            batch.extend_from_slice(b"PING\r\n");
+        }
+        encode_command(&mut batch, &args);
+    }
+    within(async {
+        let pipelined = start(Config::default()).await;
+        let one_by_one = start(Config::default()).await;
+        let mut batched = Client::connect(pipelined.addr).await;
+        let mut incomplete = Vec::new();
+        encode_command(&mut incomplete, &[b"GET", b"m1"]);
+        batch.extend_from_slice(&incomplete[..incomplete.len() - 3]);
+        batched.send_raw(&batch).await;
+        let mut single = Client::connect(one_by_one.addr).await;
+        for (i, request) in requests.iter().enumerate() {
+            if i == 12 {
+                assert_eq!(batched.read().await, single.call_str(&["PING"]).await);
+            }
+            let expected = single.call_str(request).await;
+            assert_eq!(batched.read().await, expected, "request {i}: {request:?}");
+        }
+        // The incomplete request runs once its end arrives (in database 1, where the batch
+        // left the connection).
+        batched.send_raw(&incomplete[incomplete.len() - 3..]).await;
+        assert_eq!(batched.read().await, Frame::Null);
+        assert_eq!(single.call_str(&["GET", "m1"]).await, Frame::Null);
+    })
+    .await;
+}

@@ -16,6 +16,7 @@
 //!
 //! [`Value`]: super::Value
 
+use larder_engine::prefetch::prefetch;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
@@ -75,6 +76,17 @@ macro_rules! size_classes {
                     Repr::Inline { len, bytes } => &mut bytes[..usize::from(*len)],
                     $(Repr::$class { len, bytes } => &mut bytes[..usize::from(*len)],)*
                     Repr::Large(bytes) => bytes,
+                }
+            }
+
+            /// Asks the processor for the first cache line of the heap buffer, if any (a hint,
+            /// see `larder_engine::prefetch`): reads nothing but the pointer.
+            #[inline]
+            pub fn prefetch(&self) {
+                match &self.0 {
+                    Repr::Inline { .. } => {}
+                    $(Repr::$class { bytes, .. } => prefetch(&**bytes),)*
+                    Repr::Large(bytes) => prefetch(&**bytes),
                 }
             }
 
