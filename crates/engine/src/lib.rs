@@ -28,6 +28,10 @@
 //!   test traces), behind [`Store::miss_ratio_curve`] and [`Store::predicted_hit_ratio`].
 //! * [`flight`] — single flight: one load per key in flight, used by
 //!   [`Store::get_or_insert_with`].
+//! * [`prefetch`] — a cache-line prefetch hint, behind [`Store::prefetch_index`],
+//!   [`Store::prefetch_slot`] and [`Store::prefetch_value`]: a caller with a batch of keys
+//!   (the server, for a pipelined batch) asks for the lines of all of them before the first
+//!   lookup. The engine's only `unsafe` call (the intrinsic; a hint cannot fault).
 //! * [`glob`] — glob patterns over keys and names (Redis's syntax, bounded backtracking), for
 //!   the faces that select keys by pattern (the server's `KEYS`/`SCAN`, the proxy's purges).
 //!

@@ -3,7 +3,7 @@
 //!
 //! A lookup on a large cache is bound by dependent memory loads. A SwissTable of slot numbers
 //! (what the shards used before) costs three: the control bytes, then the slot number, which lives
-//! in a separate array, then the slab entry. Here each 64-byte [`Group`] holds the tags *and* the
+//! in a separate array, then the slab entry. Here each 64-byte `Group` holds the tags *and* the
 //! slot numbers of up to [`WIDTH`] entries, so a lookup costs two: the group, then the entry.
 //!
 //! Open addressing over groups with linear probing: a hash picks its home group from its low 56

@@ -286,6 +286,44 @@ fn mget_mset_msetnx() {
     assert_eq!(c.cmd("GET x"), bulk("2"));
 }
 
+/// MGET reads its keys in chunks (each prefetched first): the replies follow the request's
+/// order across chunk boundaries, with misses, integers, long strings and keys of another type.
+#[test]
+fn mget_answers_in_order_across_chunks() {
+    let server = TestServer::new();
+    let mut c = server.client();
+    let mut keys = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..100 {
+        let key = format!("m{i}");
+        match i % 5 {
+            0 => expected.push(Frame::Null),
+            1 => {
+                assert_eq!(c.cmd(&format!("SET {key} {i}")), ok());
+                expected.push(bulk(&i.to_string()));
+            }
+            2 => {
+                let long = format!("{key}-{}", "x".repeat(i));
+                assert_eq!(c.cmd(&format!("SET {key} {long}")), ok());
+                expected.push(bulk(&long));
+            }
+            3 => {
+                assert_eq!(c.int(&format!("RPUSH {key} e")), 1);
+                expected.push(Frame::Null);
+            }
+            _ => {
+                assert_eq!(c.cmd(&format!("SET {key} v{i}")), ok());
+                expected.push(bulk(&format!("v{i}")));
+            }
+        }
+        keys.push(key);
+    }
+    assert_eq!(
+        c.cmd(&format!("MGET {}", keys.join(" "))),
+        Frame::Array(expected)
+    );
+}
+
 #[test]
 fn append_strlen_getrange_setrange() {
     let server = TestServer::new();

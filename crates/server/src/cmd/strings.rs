@@ -14,6 +14,7 @@
 
 use super::{Ctx, Spec, err, flag, int_arg};
 use crate::events::class;
+use crate::keyspace::PREFETCH_BATCH;
 use crate::value::long_double::LongDouble;
 use crate::value::{IntBuf, Value};
 use larder_engine::{Compute, InsertError, NEVER, Timestamp};
@@ -652,7 +653,18 @@ fn getex(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
 fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let db = ctx.db();
     ctx.reply.array(args.len() - 1);
-    for key in &args[1..] {
+    // The keys are known up front: prefetch each chunk's entries before reading them, so that
+    // their cache misses overlap (as for a pipelined batch).
+    for chunk in args[1..].chunks(PREFETCH_BATCH) {
+        if chunk.len() > 1 {
+            ctx.shared.keyspace.prefetch(db, chunk);
+        }
+        mget_chunk(ctx, db, chunk);
+    }
+}
+
+fn mget_chunk(ctx: &mut Ctx<'_>, db: usize, keys: &[&[u8]]) {
+    for key in keys {
         let reply = &mut ctx.reply;
         let found = ctx.shared.keyspace.get_with(db, key, |value| {
             let mut buf = IntBuf::default();
