@@ -43,4 +43,23 @@ if [[ ${#proxy_cmd[@]} -eq 0 ]]; then
 fi
 
 say "running the suite against: ${proxy_cmd[*]}"
-"$tool" --origin-port "$origin_port" --proxy-port "$proxy_port" --baseline "$baseline" -- "${proxy_cmd[@]}"
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+if ! "$tool" --origin-port "$origin_port" --proxy-port "$proxy_port" --baseline "$baseline" \
+    --out "$results" -- "${proxy_cmd[@]}"; then
+    # The suite's own record of why each listed test did not pass (an assertion's message, or
+    # ["Setup", ...] when a precondition such as "no retries" failed), so that a failure seen
+    # once in CI can be diagnosed from its log.
+    if [[ -s $results ]]; then
+        say "why the listed tests that did not pass failed:"
+        node -e '
+const fs = require("fs")
+const results = JSON.parse(fs.readFileSync(process.argv[1], "utf8"))
+const listed = fs.readFileSync(process.argv[2], "utf8").split("\n").map(s => s.trim())
+  .filter(s => s && !s.startsWith("#"))
+for (const id of listed) {
+  if (results[id] !== true) console.log(`  ${id}: ${JSON.stringify(results[id])}`)
+}' "$results" "$baseline"
+    fi
+    exit 1
+fi
