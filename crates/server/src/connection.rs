@@ -342,6 +342,8 @@ fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mu
         unauthenticated: !session.authenticated,
         ..Limits::default()
     };
+    // Within the batch each command's end is the next one's start (`Session::clock`).
+    session.clock = None;
     let mut consumed = 0;
     let mut prefetched = 0;
     let mut stop = Stop::Done;
@@ -383,28 +385,38 @@ fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mu
         }
     }
     input.drain(..consumed);
+    session.clock = None;
     stop
 }
 
 /// Prefetches the keys of the next [`PREFETCH_BATCH`] complete requests at the start of `input`
 /// when there are at least two (a pipelined batch; see
 /// [`Keyspace::prefetch`](crate::keyspace::Keyspace::prefetch)) and returns how many bytes they
-/// take (0 when it found fewer than two): the second argument of each, the key of most commands.
-/// For the others the prefetch is wasted work, never a change.
+/// take (0 when it found fewer than two): the second argument of each, the key of most commands,
+/// without a key that repeats the one before it. For the other commands the prefetch is wasted
+/// work, never a change.
 fn prefetch_batch(shared: &Shared, session: &Session, input: &[u8], limits: &Limits) -> usize {
     let mut keys: SmallVec<[&[u8]; PREFETCH_BATCH]> = SmallVec::new();
+    let mut requests = 0;
     let mut at = 0;
-    while keys.len() < PREFETCH_BATCH {
+    while requests < PREFETCH_BATCH {
         let Some((key, n)) = peek_key(&input[at..], limits) else {
             break;
         };
-        keys.push(key);
+        requests += 1;
         at += n;
+        // A key repeated by the next request is in cache once the first has run (a pipeline
+        // of `LPUSH mylist ...`): prefetching it again is pure cost.
+        if keys.last() != Some(&key) {
+            keys.push(key);
+        }
     }
-    if keys.len() < 2 {
+    if requests < 2 {
         return 0;
     }
-    shared.keyspace.prefetch(session.db, &keys);
+    if keys.len() >= 2 {
+        shared.keyspace.prefetch(session.db, &keys);
+    }
     at
 }
 

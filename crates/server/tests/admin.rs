@@ -59,6 +59,43 @@ async fn info_has_redis_sections_and_the_larder_section() {
     server.stop().await;
 }
 
+/// `INFO commandstats` counts every command of a pipelined batch and the time they took (a
+/// batch reads the clock once per command, each command's end being the next one's start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commandstats_count_the_calls_and_time_of_a_pipelined_batch() {
+    let server = start(Config::default()).await;
+    let mut c = server.client().await;
+    let batch: Vec<Vec<Vec<u8>>> = (0..1000)
+        .flat_map(|i| {
+            let key = format!("k{i}").into_bytes();
+            [
+                vec![b"SET".to_vec(), key.clone(), b"v".to_vec()],
+                vec![b"GET".to_vec(), key],
+            ]
+        })
+        .collect();
+    let replies = c.pipeline(&batch).await;
+    assert_eq!(replies.len(), 2000);
+    assert!(replies.iter().all(|r| !matches!(r, Frame::Error(_))));
+    for name in ["set", "get"] {
+        let stat = c.info_field("commandstats", &format!("cmdstat_{name}")).await;
+        let value = |field: &str| -> f64 {
+            stat.split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{field}=")))
+                .unwrap_or_else(|| panic!("no {field} in {stat}"))
+                .parse()
+                .expect("a number")
+        };
+        assert_eq!(value("calls"), 1000.0, "{stat}");
+        assert!(value("usec") > 0.0, "{stat}");
+        assert!(
+            (value("usec_per_call") - value("usec") / 1000.0).abs() < 0.01,
+            "{stat}"
+        );
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_follow_reads_writes_and_resetstat() {
     let server = start(Config::default()).await;
