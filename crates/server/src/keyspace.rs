@@ -59,6 +59,9 @@ pub const HOT_KEY_WINDOW_MS: u64 = 60_000;
 /// Most keys of a pipelined batch that [`Keyspace::prefetch`] is given at once.
 pub const PREFETCH_BATCH: usize = 32;
 
+/// The longest key [`Keyspace::prefetch`] prefetches.
+pub const PREFETCH_KEY_MAX: usize = 256;
+
 /// `reconcile` aims at `maxmemory` less this fraction (1/32) of it.
 const RECONCILE_MARGIN: u64 = 32;
 
@@ -478,9 +481,12 @@ impl Keyspace {
     /// Prefetches the entries of `keys` in `db` (a pipelined batch's keys, before it runs): the
     /// index groups of all, then their slots, then their values' memory, so that the cache
     /// misses of the batch overlap (see [`Store::prefetch_index`]). Changes and counts nothing.
+    /// Keys over [`PREFETCH_KEY_MAX`] bytes are left out: hashing them twice would cost more
+    /// than the misses saved.
     pub fn prefetch(&self, db: usize, keys: &[&[u8]]) {
         let hashes: SmallVec<[u64; PREFETCH_BATCH]> = keys
             .iter()
+            .filter(|key| key.len() <= PREFETCH_KEY_MAX)
             .map(|key| self.store.hash(&self.key(db, key)[..]))
             .collect();
         for &hash in &hashes {

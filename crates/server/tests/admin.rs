@@ -78,7 +78,9 @@ async fn commandstats_count_the_calls_and_time_of_a_pipelined_batch() {
     assert_eq!(replies.len(), 2000);
     assert!(replies.iter().all(|r| !matches!(r, Frame::Error(_))));
     for name in ["set", "get"] {
-        let stat = c.info_field("commandstats", &format!("cmdstat_{name}")).await;
+        let stat = c
+            .info_field("commandstats", &format!("cmdstat_{name}"))
+            .await;
         let value = |field: &str| -> f64 {
             stat.split(',')
                 .find_map(|kv| kv.strip_prefix(&format!("{field}=")))

@@ -355,11 +355,15 @@ async fn garbage_never_brings_the_server_down() {
 /// A pipelined batch is read ahead (its keys prefetched) before it runs; that must change no
 /// reply. The same requests, sent in one write to one server and one at a time to another,
 /// get the same answers: across a `SELECT` in the middle of the batch, an inline request that
-/// ends the read-ahead, commands whose second argument is not a key, wrong types and a request
-/// left incomplete at the end of the write.
+/// ends the read-ahead, commands whose second argument is not a key, a key too long to prefetch,
+/// wrong types and a request left incomplete at the end of the write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipelined_batch_answers_as_the_same_requests_one_at_a_time() {
+    // A key too long to be prefetched, beside short ones.
+    let long = "k".repeat(300);
     let requests: Vec<Vec<&str>> = vec![
+        vec!["SET", &long, "long"],
+        vec!["GET", &long],
         vec!["SET", "a", "1"],
         vec!["GET", "a"],
         vec!["SELECT", "1"],
@@ -385,7 +389,7 @@ async fn a_pipelined_batch_answers_as_the_same_requests_one_at_a_time() {
     let mut batch = Vec::new();
     for (i, request) in requests.iter().enumerate() {
         let args: Vec<&[u8]> = request.iter().map(|a| a.as_bytes()).collect();
-        if i == 12 {
+        if i == 14 {
             // An inline request in the middle.
             batch.extend_from_slice(b"PING\r\n");
         }
@@ -401,7 +405,7 @@ async fn a_pipelined_batch_answers_as_the_same_requests_one_at_a_time() {
         batched.send_raw(&batch).await;
         let mut single = Client::connect(one_by_one.addr).await;
         for (i, request) in requests.iter().enumerate() {
-            if i == 12 {
+            if i == 14 {
                 assert_eq!(batched.read().await, single.call_str(&["PING"]).await);
             }
             let expected = single.call_str(request).await;
