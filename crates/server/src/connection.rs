@@ -350,7 +350,8 @@ fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mu
     while consumed < input.len() && !session.close {
         if consumed >= prefetched {
             prefetched = match prefetch_batch(shared, session, &input[consumed..], &limits) {
-                // Fewer than two requests ahead: none to overlap in this input.
+                // Fewer than two multibulk requests ahead (or an inline one next): nothing
+                // to overlap in this input.
                 0 => input.len(),
                 n => consumed + n,
             };
