@@ -663,25 +663,28 @@ where
     /// nothing, and is skipped when the shard's lock is taken.
     #[inline]
     pub fn prefetch_index(&self, hash: u64) {
-        if let Some(shard) = self.cell(hash).shard.try_read() {
-            shard.prefetch_index(hash);
-        }
+        self.with_free_shard(hash, |shard| shard.prefetch_index(hash));
     }
 
     /// Prefetch, second step: asks for the likely slot of `hash` (see [`Store::prefetch_index`]).
     #[inline]
     pub fn prefetch_slot(&self, hash: u64) {
-        if let Some(shard) = self.cell(hash).shard.try_read() {
-            shard.prefetch_slot(hash);
-        }
+        self.with_free_shard(hash, |shard| shard.prefetch_slot(hash));
     }
 
     /// Prefetch, third step: shows `prefetch` the value in the likely slot of `hash`, for it to
     /// ask for the memory the value points to (see [`Store::prefetch_index`]).
     #[inline]
     pub fn prefetch_value(&self, hash: u64, prefetch: impl FnOnce(&V)) {
+        self.with_free_shard(hash, |shard| shard.prefetch_value(hash, prefetch));
+    }
+
+    /// Runs `f` on the shard of `hash` under its shared lock, unless the lock is taken (a hint
+    /// is not worth waiting for).
+    #[inline]
+    fn with_free_shard(&self, hash: u64, f: impl FnOnce(&Shard<K, V>)) {
         if let Some(shard) = self.cell(hash).shard.try_read() {
-            shard.prefetch_value(hash, prefetch);
+            f(&shard);
         }
     }
 

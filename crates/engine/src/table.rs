@@ -12,8 +12,8 @@
 //! entry goes to the first group from its home with a free place; every full group it passes
 //! counts it in `overflow`, so a lookup stops at the first group whose tag bytes miss and whose
 //! `overflow` is zero (or after one lap: under churn, every group of a small table can have been
-//! passed), and a removal decrements the counts it incremented. There are no tombstones: a removed place is free
-//! at once, and the table never needs rehashing to recover from churn.
+//! passed), and a removal decrements the counts it incremented. There are no tombstones: a
+//! removed place is free at once, and the table never needs rehashing to recover from churn.
 //!
 //! Bounds: the table grows by half when it would pass 7/8 of its places and is rebuilt smaller
 //! on request ([`SlotTable::shrink_if_sparse`]) when under about a quarter full; 64 bytes per 12
