@@ -75,4 +75,4 @@ mod request;
 
 pub use frame::{Frame, FrameError, FrameScanner, MAX_DEPTH, encode_frame, parse_frame};
 pub use reply::{Reply, Version, encode_command};
-pub use request::{Command, Limits, ProtocolError, parse_command, peek_key};
+pub use request::{Command, Limits, Peek, ProtocolError, parse_command, peek_request};

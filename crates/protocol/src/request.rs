@@ -210,27 +210,45 @@ fn find_cr(
     }
 }
 
-/// The second argument of the complete multibulk request at the start of `buf` (the key, for
-/// most commands) and the request's length, without collecting anything or writing to `buf`.
-/// `None` for an inline request, an incomplete one, an invalid one (which [`parse_command`]
-/// will answer), or one of fewer than two arguments.
+/// What [`peek_request`] finds in a complete multibulk request without parsing it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peek<'a> {
+    /// The second argument: the key, for most commands.
+    pub key: &'a [u8],
+    /// The third argument, when there is one: the member or field of most commands on a
+    /// collection (`SADD`, `HSET`, `HGET`, `ZSCORE`, ...).
+    pub member: Option<&'a [u8]>,
+    /// The request's length in bytes.
+    pub len: usize,
+}
+
+/// The second and third arguments of the complete multibulk request at the start of `buf` and
+/// the request's length, without collecting anything or writing to `buf`. `None` for an inline
+/// request, an incomplete one, an invalid one (which [`parse_command`] will answer), or one of
+/// fewer than two arguments.
 ///
-/// A server reads ahead with it: the keys of the requests of a pipelined batch, to prefetch
-/// their entries before running the first (see `larder_engine::prefetch`).
-pub fn peek_key<'a>(buf: &'a [u8], limits: &Limits) -> Option<(&'a [u8], usize)> {
+/// A server reads ahead with it: the keys (and members) of the requests of a pipelined batch,
+/// to prefetch their entries before running the first (see `larder_engine::prefetch`).
+pub fn peek_request<'a>(buf: &'a [u8], limits: &Limits) -> Option<Peek<'a>> {
     if buf.first() != Some(&b'*') {
         return None;
     }
-    let mut key = None;
+    let (mut key, mut member) = (None, None);
     let mut index = 0;
     let shape = walk_multibulk(buf, limits, |arg| {
-        if index == 1 {
-            key = Some(arg);
+        match index {
+            1 => key = Some(arg),
+            2 => member = Some(arg),
+            _ => {}
         }
         index += 1;
     })
     .ok()??;
-    Some((&buf[key?], shape.consumed))
+    Some(Peek {
+        key: &buf[key?],
+        member: member.map(|m| &buf[m]),
+        len: shape.consumed,
+    })
 }
 
 /// Walks a multibulk request (`buf` starts with `*`), validating in Redis's order, and calls

@@ -2,8 +2,8 @@
 //! as edits of valid input, never make a parser panic or claim more than it was given.
 
 use larder_protocol::{
-    Frame, FrameScanner, Limits, Version, encode_command, encode_frame, parse_command, parse_frame,
-    peek_key,
+    Frame, FrameScanner, Limits, Peek, Version, encode_command, encode_frame, parse_command,
+    parse_frame, peek_request,
 };
 use proptest::prelude::*;
 
@@ -72,12 +72,13 @@ fn small_limits() -> Limits {
 
 /// Whatever `parse_command` makes of `input`, it does not panic, and what it accepts is
 /// consistent: it consumed something within the input, and a non-empty multibulk request is
-/// exactly the canonical encoding of its arguments. `peek_key`, the server's read-ahead, finds
-/// exactly the second argument and the length of every multibulk request of two arguments or
-/// more that `parse_command` accepts, and nothing else.
+/// exactly the canonical encoding of its arguments. `peek_request`, the server's read-ahead,
+/// finds exactly the second and third arguments and the length of every multibulk request of two
+/// arguments or more that `parse_command` accepts, and nothing else.
 fn check_command(input: &[u8], limits: &Limits) {
     let mut buf = input.to_vec();
-    let peeked = peek_key(input, limits).map(|(key, n)| (key.to_vec(), n));
+    let peeked = peek_request(input, limits)
+        .map(|peek| (peek.key.to_vec(), peek.member.map(<[u8]>::to_vec), peek.len));
     let mut expected = None;
     if let Ok(Some((cmd, consumed))) = parse_command(&mut buf, limits) {
         assert!(consumed > 0 && consumed <= input.len());
@@ -85,7 +86,7 @@ fn check_command(input: &[u8], limits: &Limits) {
             let args: Vec<Vec<u8>> = cmd.args().iter().map(|a| a.to_vec()).collect();
             assert_eq!(encoded(&args), &input[..consumed]);
             if args.len() >= 2 {
-                expected = Some((args[1].clone(), consumed));
+                expected = Some((args[1].clone(), args.get(2).cloned(), consumed));
             }
         }
     }
@@ -190,11 +191,15 @@ proptest! {
         prop_assert_eq!(consumed, first_len);
         drop(cmd);
         // Reading ahead finds the second request's key where the first one ends.
-        let ahead = peek_key(&buf[first_len..], &Limits::default());
-        prop_assert_eq!(ahead, (second.len() >= 2).then(|| (&second[1][..], buf.len() - first_len)));
+        let ahead = peek_request(&buf[first_len..], &Limits::default());
+        prop_assert_eq!(ahead, (second.len() >= 2).then(|| Peek {
+            key: &second[1][..],
+            member: second.get(2).map(Vec::as_slice),
+            len: buf.len() - first_len,
+        }));
         // A strict prefix of the first request is incomplete.
         let cut = cut.index(first_len);
-        prop_assert_eq!(peek_key(&buf[..cut], &Limits::default()), None);
+        prop_assert_eq!(peek_request(&buf[..cut], &Limits::default()), None);
         prop_assert_eq!(parse_command(&mut buf[..cut], &Limits::default()), Ok(None));
     }
 

@@ -11,7 +11,7 @@ use crate::client::ClientHandle;
 use crate::cmd::{self, Session};
 use crate::keyspace::PREFETCH_BATCH;
 use crate::shared::{ServerStats, Shared};
-use larder_protocol::{Limits, ProtocolError, Reply, Version, parse_command, peek_key};
+use larder_protocol::{Limits, Peek, ProtocolError, Reply, Version, parse_command, peek_request};
 use smallvec::SmallVec;
 use std::io;
 use std::sync::Arc;
@@ -390,34 +390,29 @@ fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mu
     stop
 }
 
-/// Prefetches the keys of the next [`PREFETCH_BATCH`] complete requests at the start of `input`
-/// when there are at least two (a pipelined batch; see
-/// [`Keyspace::prefetch`](crate::keyspace::Keyspace::prefetch)) and returns how many bytes they
-/// take (0 when it found fewer than two): the second argument of each, the key of most commands,
-/// without a key that repeats the one before it. For the other commands the prefetch is wasted
-/// work, never a change.
+/// Reads ahead the next [`PREFETCH_BATCH`] complete requests at the start of `input` and, when
+/// there are at least two (a pipelined batch), prefetches what they will read (see
+/// [`Keyspace::prefetch`](crate::keyspace::Keyspace::prefetch)): the entry of each one's second
+/// argument, the key of most commands, and in a large collection the entry of its third, the
+/// member or field of most collection commands. Returns how many bytes the requests take (0
+/// when it found fewer than two). For the other commands the prefetch is wasted work, never a
+/// change.
 fn prefetch_batch(shared: &Shared, session: &Session, input: &[u8], limits: &Limits) -> usize {
-    let mut keys: SmallVec<[&[u8]; PREFETCH_BATCH]> = SmallVec::new();
-    let mut requests = 0;
+    let mut batch: SmallVec<[Peek<'_>; PREFETCH_BATCH]> = SmallVec::new();
     let mut at = 0;
-    while requests < PREFETCH_BATCH {
-        let Some((key, n)) = peek_key(&input[at..], limits) else {
+    while batch.len() < PREFETCH_BATCH {
+        let Some(request) = peek_request(&input[at..], limits) else {
             break;
         };
-        requests += 1;
-        at += n;
-        // A key repeated by the next request is in cache once the first has run (a pipeline
-        // of `LPUSH mylist ...`): prefetching it again is pure cost.
-        if keys.last() != Some(&key) {
-            keys.push(key);
-        }
+        at += request.len;
+        batch.push(request);
     }
-    if requests < 2 {
+    if batch.len() < 2 {
         return 0;
     }
-    if keys.len() >= 2 {
-        shared.keyspace.prefetch(session.db, &keys);
-    }
+    shared
+        .keyspace
+        .prefetch(session.db, batch.iter().map(|r| (r.key, r.member)));
     at
 }
 

@@ -28,6 +28,7 @@ use larder_engine::{
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 use std::cell::Cell;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
@@ -56,10 +57,10 @@ pub const HOT_KEY_SAMPLE_EVERY: u32 = 8;
 /// The hot-key tracker's sliding window.
 pub const HOT_KEY_WINDOW_MS: u64 = 60_000;
 
-/// Most keys of a pipelined batch that [`Keyspace::prefetch`] is given at once.
+/// Most requests of a pipelined batch that [`Keyspace::prefetch`] is given at once.
 pub const PREFETCH_BATCH: usize = 32;
 
-/// The longest key [`Keyspace::prefetch`] prefetches.
+/// The longest key or member [`Keyspace::prefetch`] prefetches.
 pub const PREFETCH_KEY_MAX: usize = 256;
 
 /// `reconcile` aims at `maxmemory` less this fraction (1/32) of it.
@@ -478,25 +479,55 @@ impl Keyspace {
         k
     }
 
-    /// Prefetches the entries of `keys` in `db` (a pipelined batch's keys, before it runs): the
-    /// index groups of all, then their slots, then their values' memory, so that the cache
-    /// misses of the batch overlap (see [`Store::prefetch_index`]). Changes and counts nothing.
-    /// Keys over [`PREFETCH_KEY_MAX`] bytes are left out: hashing them twice would cost more
-    /// than the misses saved.
-    pub fn prefetch(&self, db: usize, keys: &[&[u8]]) {
-        let hashes: SmallVec<[u64; PREFETCH_BATCH]> = keys
-            .iter()
-            .filter(|key| key.len() <= PREFETCH_KEY_MAX)
-            .map(|key| self.store.hash(&self.key(db, key)[..]))
-            .collect();
-        for &hash in &hashes {
-            self.store.prefetch_index(hash);
+    /// Prefetches what the requests of a pipelined batch (as read ahead, before it runs) will
+    /// read in `db`: the index groups of their keys, then the keys' slots, then their values'
+    /// memory and, in a large hash, set or sorted set, the entries of the members the requests
+    /// name (their third argument: [`Value::prefetch_members`]). The cache misses of the batch
+    /// then overlap (see [`Store::prefetch_index`]). Changes and counts nothing.
+    ///
+    /// A key repeating the one before it is looked up once, with the members of both requests
+    /// (a pipeline of `SADD myset ...`). Keys and members over [`PREFETCH_KEY_MAX`] bytes are
+    /// left out: hashing them twice would cost more than the misses saved. Nothing is done
+    /// unless there are two keys or two members: one of each is no batch.
+    /// `batch` gives each request's key and member.
+    pub fn prefetch<'a>(
+        &self,
+        db: usize,
+        batch: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>,
+    ) {
+        let short = |bytes: &&[u8]| bytes.len() <= PREFETCH_KEY_MAX;
+        let batch = batch.into_iter().take(PREFETCH_BATCH);
+        // Each distinct key's hash and the range of its members in `members`.
+        let mut keys: SmallVec<[(u64, Range<usize>); PREFETCH_BATCH]> = SmallVec::new();
+        let mut members: SmallVec<[&[u8]; PREFETCH_BATCH]> = SmallVec::new();
+        let mut last: Option<&[u8]> = None;
+        for (key, member) in batch.filter(|(key, _)| short(key)) {
+            if last != Some(key) {
+                let hash = self.store.hash(&self.key(db, key)[..]);
+                keys.push((hash, members.len()..members.len()));
+                last = Some(key);
+            }
+            if let (Some(member), Some((_, range))) = (member.filter(short), keys.last_mut()) {
+                members.push(member);
+                range.end = members.len();
+            }
         }
-        for &hash in &hashes {
-            self.store.prefetch_slot(hash);
+        if keys.len() < 2 && members.len() < 2 {
+            return;
         }
-        for &hash in &hashes {
-            self.store.prefetch_value(hash, Value::prefetch);
+        for (hash, _) in &keys {
+            self.store.prefetch_index(*hash);
+        }
+        for (hash, _) in &keys {
+            self.store.prefetch_slot(*hash);
+        }
+        for (hash, range) in &keys {
+            self.store.prefetch_value(*hash, |value| {
+                value.prefetch();
+                if range.len() >= 2 {
+                    value.prefetch_members(&members[range.clone()]);
+                }
+            });
         }
     }
 

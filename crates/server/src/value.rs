@@ -112,6 +112,21 @@ impl Value {
         }
     }
 
+    /// Asks the processor for the entries of `members` in a large hash, set or sorted set (the
+    /// fields or members a pipelined batch names; a hint, see [`Table::prefetch`]). Nothing for
+    /// a string, a list or a compact encoding.
+    ///
+    /// [`Table::prefetch`]: crate::value::table::Table::prefetch
+    #[inline]
+    pub fn prefetch_members(&self, members: &[&[u8]]) {
+        match self {
+            Value::Hash(h) => h.prefetch_fields(members),
+            Value::Set(s) => s.prefetch_members(members),
+            Value::ZSet(z) => z.prefetch_members(members),
+            Value::Int(_) | Value::Str(_) | Value::List(_) => {}
+        }
+    }
+
     /// The value's Redis type.
     pub fn kind(&self) -> Kind {
         match self {

@@ -356,11 +356,16 @@ async fn garbage_never_brings_the_server_down() {
 /// reply. The same requests, sent in one write to one server and one at a time to another,
 /// get the same answers: across a `SELECT` in the middle of the batch, an inline request that
 /// ends the read-ahead, commands whose second argument is not a key, a key too long to prefetch,
-/// wrong types and a request left incomplete at the end of the write.
+/// wrong types, runs of requests on the members of one large set, hash and sorted set (whose
+/// entries the read-ahead prefetches, a member too long for it among them) and a request left
+/// incomplete at the end of the write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipelined_batch_answers_as_the_same_requests_one_at_a_time() {
     // A key too long to be prefetched, beside short ones.
     let long = "k".repeat(300);
+    // A field or member over 64 bytes puts a hash or sorted set in its table encoding at once
+    // (a set of strings always is).
+    let wide = "w".repeat(70);
     let requests: Vec<Vec<&str>> = vec![
         vec!["SET", &long, "long"],
         vec!["GET", &long],
@@ -383,6 +388,29 @@ async fn a_pipelined_batch_answers_as_the_same_requests_one_at_a_time() {
         vec!["GET", "a"],
         vec!["MSET", "m1", "v1", "m2", "v2"],
         vec!["MGET", "m1", "m2", "a"],
+        vec!["SADD", "s", "m1", "m2", "m3"],
+        vec!["SADD", "s", "m4"],
+        vec!["SISMEMBER", "s", "m1"],
+        vec!["SISMEMBER", "s", "nope"],
+        vec!["SREM", "s", "m2"],
+        vec!["SISMEMBER", "s", "m2"],
+        vec!["SADD", "s", &long],
+        vec!["SISMEMBER", "s", &long],
+        vec!["SMISMEMBER", "s", "m1", "m2", "m4"],
+        vec!["HSET", "hash", &wide, "v", "f1", "v1"],
+        vec!["HGET", "hash", "f1"],
+        vec!["HGET", "hash", "f2"],
+        vec!["HINCRBY", "hash", "n", "5"],
+        vec!["HDEL", "hash", "f1"],
+        vec!["HGET", "hash", "f1"],
+        vec!["HGET", "hash", "n"],
+        vec!["SADD", "hash", "f"],
+        vec!["ZADD", "z", "1", &wide, "2", "b"],
+        vec!["ZSCORE", "z", "b"],
+        vec!["ZRANK", "z", "b"],
+        vec!["ZREM", "z", "b"],
+        vec!["ZSCORE", "z", "b"],
+        vec!["SCARD", "s"],
         vec!["SELECT", "1"],
         vec!["GET", "a"],
     ];

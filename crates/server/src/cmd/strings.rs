@@ -656,9 +656,9 @@ fn mget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     // The keys are known up front: prefetch each chunk's entries before reading them, so that
     // their cache misses overlap (as for a pipelined batch).
     for chunk in args[1..].chunks(PREFETCH_BATCH) {
-        if chunk.len() > 1 {
-            ctx.shared.keyspace.prefetch(db, chunk);
-        }
+        ctx.shared
+            .keyspace
+            .prefetch(db, chunk.iter().map(|&key| (key, None)));
         mget_chunk(ctx, db, chunk);
     }
 }

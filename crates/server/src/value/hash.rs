@@ -9,6 +9,7 @@
 //! The heap byte count is kept as the hash changes, so [`Hash::heap_bytes`] is O(1).
 
 use super::table::{HeapSize, Table, alloc_size, random_below};
+use larder_engine::prefetch::prefetch;
 use std::mem::size_of;
 
 /// The limits of the compact encoding (`hash-max-listpack-entries`, `hash-max-listpack-value`).
@@ -80,6 +81,17 @@ impl Hash {
         match &self.repr {
             Repr::Listpack(_) => "listpack",
             Repr::Table(_) => "hashtable",
+        }
+    }
+
+    /// Prefetches the entries of `fields` of a `hashtable` hash, their fields' and values' bytes
+    /// included (a hint: see [`Table::prefetch`]); a `listpack` hash asks for nothing.
+    pub fn prefetch_fields(&self, fields: &[&[u8]]) {
+        if let Repr::Table(table) = &self.repr {
+            table.prefetch(fields, |field, value| {
+                prefetch(&**field);
+                prefetch(&**value);
+            });
         }
     }
 

@@ -9,6 +9,7 @@
 
 use super::table::{Table, random_below};
 use super::{IntBuf, format_i64, parse_i64};
+use larder_engine::prefetch::prefetch;
 use std::mem::size_of;
 
 type Bytes = Box<[u8]>;
@@ -93,6 +94,14 @@ impl Set {
         match &self.repr {
             Repr::Intset(_) => "intset",
             Repr::Table(_) => "hashtable",
+        }
+    }
+
+    /// Prefetches the entries of `members` of a `hashtable` set (a hint: see
+    /// [`Table::prefetch`]); an `intset` is one small allocation, and nothing is asked for.
+    pub fn prefetch_members(&self, members: &[&[u8]]) {
+        if let Repr::Table(table) = &self.repr {
+            table.prefetch(members, |member, ()| prefetch(&**member));
         }
     }
 

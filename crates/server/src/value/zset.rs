@@ -107,6 +107,14 @@ impl ZSet {
         }
     }
 
+    /// Prefetches the entries of `members` of a `skiplist` set (a hint: see
+    /// [`big::Big::prefetch_members`]); a `listpack` set asks for nothing.
+    pub fn prefetch_members(&self, members: &[&[u8]]) {
+        if let Repr::Big(big) = &self.repr {
+            big.prefetch_members(members);
+        }
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         match &self.repr {

@@ -409,6 +409,13 @@ impl Big {
         }
     }
 
+    /// Prefetches the table entries of `members` (a hint: see [`Table::prefetch`]).
+    pub fn prefetch_members(&self, members: &[&[u8]]) {
+        self.members.prefetch(members, |member, _| {
+            larder_engine::prefetch::prefetch(&**member)
+        });
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         self.members.len()
