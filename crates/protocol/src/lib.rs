@@ -10,7 +10,11 @@
 //! * Requests — [`parse_command`] parses one request, multibulk (`*N\r\n$len\r\n...`) or
 //!   inline (`GET key\r\n`), exactly as Redis 7.0.15's `processMultibulkBuffer` and
 //!   `processInlineBuffer` do, with Redis's error texts ([`ProtocolError::message`]) under
-//!   Redis's [`Limits`]. Arguments borrow the read buffer ([`Command`]).
+//!   Redis's [`Limits`]. Arguments borrow the read buffer ([`Command`]). [`Batch`] walks the
+//!   complete multibulk requests at the start of a buffer once (a pipelined batch, up to a
+//!   given count and [`BATCH_ARGS_MAX`] arguments) and says where each one's arguments lie, so
+//!   that a server can look at a whole batch before running it; it stops where
+//!   [`parse_command`] must take over (an inline, incomplete or invalid request).
 //! * Replies — [`Reply`] appends any reply in RESP2 or RESP3 form ([`Version`]) the way Redis's
 //!   `addReply*` functions write it, doubles included (`%.17g`, as in Redis 7.0).
 //!   [`encode_command`] writes a request.
@@ -75,4 +79,4 @@ mod request;
 
 pub use frame::{Frame, FrameError, FrameScanner, MAX_DEPTH, encode_frame, parse_frame};
 pub use reply::{Reply, Version, encode_command};
-pub use request::{Command, Limits, Peek, ProtocolError, parse_command, peek_request};
+pub use request::{BATCH_ARGS_MAX, Batch, Command, Limits, ProtocolError, parse_command};

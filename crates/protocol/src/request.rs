@@ -2,6 +2,7 @@
 //! (`processMultibulkBuffer` and `processInlineBuffer` in networking.c).
 
 use smallvec::SmallVec;
+use std::ops::Range;
 
 use crate::int::parse_i64;
 
@@ -210,45 +211,84 @@ fn find_cr(
     }
 }
 
-/// What [`peek_request`] finds in a complete multibulk request without parsing it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Peek<'a> {
-    /// The second argument: the key, for most commands.
-    pub key: &'a [u8],
-    /// The third argument, when there is one: the member or field of most commands on a
-    /// collection (`SADD`, `HSET`, `HGET`, `ZSCORE`, ...).
-    pub member: Option<&'a [u8]>,
-    /// The request's length in bytes.
-    pub len: usize,
+/// Most arguments a [`Batch`] holds, over all its requests: a request that would take it past
+/// this ends the batch (one with more on its own is left to [`parse_command`]).
+pub const BATCH_ARGS_MAX: usize = 256;
+
+/// The complete multibulk requests at the start of a buffer, walked once: where each one's
+/// arguments lie, so that a server can look at a whole pipelined batch (its keys, to prefetch
+/// them) before running the first request, without parsing anything twice.
+///
+/// Holds byte ranges of the buffer given to [`Batch::parse`], not the bytes: the caller slices
+/// them out of that buffer ([`Batch::args`]). No heap for up to 64 arguments; never more than
+/// [`BATCH_ARGS_MAX`].
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Every argument of every request, in order.
+    args: SmallVec<[Range<usize>; 64]>,
+    /// Each request: the end of its arguments in `args`, and of its bytes in the buffer.
+    requests: SmallVec<[(usize, usize); 32]>,
 }
 
-/// The second and third arguments of the complete multibulk request at the start of `buf` and
-/// the request's length, without collecting anything or writing to `buf`. `None` for an inline
-/// request, an incomplete one, an invalid one (which [`parse_command`] will answer), or one of
-/// fewer than two arguments.
-///
-/// A server reads ahead with it: the keys (and members) of the requests of a pipelined batch,
-/// to prefetch their entries before running the first (see `larder_engine::prefetch`).
-pub fn peek_request<'a>(buf: &'a [u8], limits: &Limits) -> Option<Peek<'a>> {
-    if buf.first() != Some(&b'*') {
-        return None;
+impl Batch {
+    /// An empty batch.
+    pub fn new() -> Batch {
+        Batch::default()
     }
-    let (mut key, mut member) = (None, None);
-    let mut index = 0;
-    let shape = walk_multibulk(buf, limits, |arg| {
-        match index {
-            1 => key = Some(arg),
-            2 => member = Some(arg),
-            _ => {}
+
+    /// Replaces the batch with the complete multibulk requests at the start of `buf`, at most
+    /// `max` of them, and returns how many there are. It stops before an inline request, an
+    /// incomplete one, an invalid one and one that would take it past [`BATCH_ARGS_MAX`]
+    /// arguments: [`parse_command`] takes that one (and reports its error) at its turn. An
+    /// empty request (`*0`, `*-1`) is in the batch with no arguments; the caller skips it.
+    pub fn parse(&mut self, buf: &[u8], limits: &Limits, max: usize) -> usize {
+        self.args.clear();
+        self.requests.clear();
+        let mut at = 0;
+        while self.requests.len() < max && buf.get(at) == Some(&b'*') {
+            let before = self.args.len();
+            let mut too_many = false;
+            let walked = walk_multibulk(&buf[at..], limits, |arg| {
+                if self.args.len() < BATCH_ARGS_MAX {
+                    self.args.push(at + arg.start..at + arg.end);
+                } else {
+                    too_many = true;
+                }
+            });
+            match walked {
+                Ok(Some(shape)) if !too_many => {
+                    at += shape.consumed;
+                    self.requests.push((self.args.len(), at));
+                }
+                _ => {
+                    self.args.truncate(before);
+                    break;
+                }
+            }
         }
-        index += 1;
-    })
-    .ok()??;
-    Some(Peek {
-        key: &buf[key?],
-        member: member.map(|m| &buf[m]),
-        len: shape.consumed,
-    })
+        self.requests.len()
+    }
+
+    /// How many requests it holds.
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Whether it holds no request.
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+
+    /// The arguments of request `i` (the command name first) as ranges of the parsed buffer.
+    pub fn args(&self, i: usize) -> &[Range<usize>] {
+        let start = if i == 0 { 0 } else { self.requests[i - 1].0 };
+        &self.args[start..self.requests[i].0]
+    }
+
+    /// Where request `i` ends in the parsed buffer: the bytes it and those before it take.
+    pub fn end(&self, i: usize) -> usize {
+        self.requests[i].1
+    }
 }
 
 /// Walks a multibulk request (`buf` starts with `*`), validating in Redis's order, and calls
@@ -256,7 +296,7 @@ pub fn peek_request<'a>(buf: &'a [u8], limits: &Limits) -> Option<Peek<'a>> {
 fn walk_multibulk(
     buf: &[u8],
     limits: &Limits,
-    mut arg: impl FnMut(std::ops::Range<usize>),
+    mut arg: impl FnMut(Range<usize>),
 ) -> Result<Option<Shape>, ProtocolError> {
     let Some(cr) = find_cr(buf, 0, limits, ProtocolError::TooBigMultibulkCount)? else {
         return Ok(None);
@@ -491,6 +531,62 @@ mod tests {
     use super::*;
 
     type Parsed = Result<Option<(Vec<Vec<u8>>, usize)>, ProtocolError>;
+
+    /// The arguments of request `i` of `batch`, parsed from `buf`.
+    fn held<'a>(batch: &Batch, buf: &'a [u8], i: usize) -> Vec<&'a [u8]> {
+        batch.args(i).iter().map(|r| &buf[r.clone()]).collect()
+    }
+
+    #[test]
+    fn a_batch_walks_the_multibulk_requests_ahead_within_its_bounds() {
+        let mut buf = Vec::new();
+        crate::encode_command(&mut buf, &[b"SET", b"k", b"v"]);
+        buf.extend_from_slice(b"*0\r\n");
+        crate::encode_command(&mut buf, &[b"GET", b"k"]);
+        let three = buf.len();
+        buf.extend_from_slice(b"PING\r\n");
+        crate::encode_command(&mut buf, &[b"GET", b"after-inline"]);
+        let mut batch = Batch::new();
+        // Up to the inline request; the empty one is held with no arguments.
+        assert_eq!(batch.parse(&buf, &Limits::default(), 32), 3);
+        assert_eq!(held(&batch, &buf, 0), [&b"SET"[..], b"k", b"v"]);
+        assert!(held(&batch, &buf, 1).is_empty());
+        assert_eq!(held(&batch, &buf, 2), [&b"GET"[..], b"k"]);
+        assert_eq!(batch.end(2), three);
+        // At most `max`; parsing again replaces what it held.
+        assert_eq!(batch.parse(&buf, &Limits::default(), 2), 2);
+        assert_eq!(batch.parse(&buf[three..], &Limits::default(), 32), 0);
+        assert!(batch.is_empty());
+        // An invalid request ends it (parse_command reports the error at its turn).
+        let mut bad = Vec::new();
+        crate::encode_command(&mut bad, &[b"GET", b"k"]);
+        bad.extend_from_slice(b"*1\r\n$x\r\n");
+        assert_eq!(batch.parse(&bad, &Limits::default(), 32), 1);
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_its_argument_bound() {
+        let small: Vec<&[u8]> = vec![b"x"; 100];
+        let big: Vec<&[u8]> = vec![b"x"; BATCH_ARGS_MAX + 1];
+        let mut buf = Vec::new();
+        crate::encode_command(&mut buf, &small);
+        crate::encode_command(&mut buf, &small);
+        let two = buf.len();
+        crate::encode_command(&mut buf, &small);
+        let mut batch = Batch::new();
+        // The third request would take it past the bound: it waits for the next batch.
+        assert_eq!(batch.parse(&buf, &Limits::default(), 32), 2);
+        assert_eq!(batch.end(1), two);
+        assert_eq!(batch.parse(&buf[two..], &Limits::default(), 32), 1);
+        // A request over the bound on its own is never held; parse_command takes it.
+        let mut huge = Vec::new();
+        crate::encode_command(&mut huge, &big);
+        assert_eq!(batch.parse(&huge, &Limits::default(), 32), 0);
+        assert_eq!(
+            parse_with(&huge, &Limits::default()).unwrap().unwrap().0.len(),
+            BATCH_ARGS_MAX + 1
+        );
+    }
 
     /// Parses a copy of `input` (parsing may rewrite it) into owned arguments.
     fn parse_with(input: &[u8], limits: &Limits) -> Parsed {

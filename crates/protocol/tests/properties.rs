@@ -2,8 +2,8 @@
 //! as edits of valid input, never make a parser panic or claim more than it was given.
 
 use larder_protocol::{
-    Frame, FrameScanner, Limits, Peek, Version, encode_command, encode_frame, parse_command,
-    parse_frame, peek_request,
+    BATCH_ARGS_MAX, Batch, Frame, FrameScanner, Limits, Version, encode_command, encode_frame,
+    parse_command, parse_frame,
 };
 use proptest::prelude::*;
 
@@ -72,25 +72,41 @@ fn small_limits() -> Limits {
 
 /// Whatever `parse_command` makes of `input`, it does not panic, and what it accepts is
 /// consistent: it consumed something within the input, and a non-empty multibulk request is
-/// exactly the canonical encoding of its arguments. `peek_request`, the server's read-ahead,
-/// finds exactly the second and third arguments and the length of every multibulk request of two
-/// arguments or more that `parse_command` accepts, and nothing else.
+/// exactly the canonical encoding of its arguments. A [`Batch`], the server's way of walking a
+/// pipeline once, holds exactly the requests that `parse_command` accepts one after another
+/// from the start, up to the first that is not multibulk (or not complete, or not valid) and
+/// within its bounds, with the same arguments and lengths.
 fn check_command(input: &[u8], limits: &Limits) {
+    const MAX: usize = 32;
+    let mut batch = Batch::new();
+    let found = batch.parse(input, limits, MAX);
     let mut buf = input.to_vec();
-    let peeked = peek_request(input, limits)
-        .map(|peek| (peek.key.to_vec(), peek.member.map(<[u8]>::to_vec), peek.len));
-    let mut expected = None;
-    if let Ok(Some((cmd, consumed))) = parse_command(&mut buf, limits) {
-        assert!(consumed > 0 && consumed <= input.len());
-        if input[0] == b'*' && !cmd.is_empty() {
-            let args: Vec<Vec<u8>> = cmd.args().iter().map(|a| a.to_vec()).collect();
-            assert_eq!(encoded(&args), &input[..consumed]);
-            if args.len() >= 2 {
-                expected = Some((args[1].clone(), args.get(2).cloned(), consumed));
-            }
+    let (mut at, mut expected, mut args_total) = (0, 0, 0);
+    while let Ok(Some((cmd, consumed))) = parse_command(&mut buf[at..], limits) {
+        assert!(consumed > 0 && at + consumed <= input.len());
+        if input[at] != b'*' {
+            break;
         }
+        let args: Vec<Vec<u8>> = cmd.args().iter().map(|a| a.to_vec()).collect();
+        if !args.is_empty() {
+            assert_eq!(encoded(&args), &input[at..at + consumed]);
+        }
+        args_total += args.len();
+        if expected == MAX || args_total > BATCH_ARGS_MAX {
+            break;
+        }
+        assert!(expected < found, "the batch stopped before request {expected}");
+        let held: Vec<Vec<u8>> = batch
+            .args(expected)
+            .iter()
+            .map(|r| input[r.clone()].to_vec())
+            .collect();
+        assert_eq!(held, args);
+        assert_eq!(batch.end(expected), at + consumed);
+        expected += 1;
+        at += consumed;
     }
-    assert_eq!(peeked, expected);
+    assert_eq!(found, expected);
 }
 
 /// Whatever `parse_frame` makes of `input`, it does not panic, consumes within the input, and
@@ -190,16 +206,17 @@ proptest! {
         prop_assert_eq!(cmd.len(), first.len());
         prop_assert_eq!(consumed, first_len);
         drop(cmd);
-        // Reading ahead finds the second request's key where the first one ends.
-        let ahead = peek_request(&buf[first_len..], &Limits::default());
-        prop_assert_eq!(ahead, (second.len() >= 2).then(|| Peek {
-            key: &second[1][..],
-            member: second.get(2).map(Vec::as_slice),
-            len: buf.len() - first_len,
-        }));
+        // A batch walks both at once.
+        let mut batch = Batch::new();
+        prop_assert_eq!(batch.parse(&buf, &Limits::default(), 32), 2);
+        let held: Vec<&[u8]> = batch.args(1).iter().map(|r| &buf[r.clone()]).collect();
+        let sent: Vec<&[u8]> = second.iter().map(Vec::as_slice).collect();
+        prop_assert_eq!(held, sent);
+        prop_assert_eq!((batch.end(0), batch.end(1)), (first_len, buf.len()));
+        prop_assert_eq!(batch.parse(&buf, &Limits::default(), 1), 1);
         // A strict prefix of the first request is incomplete.
         let cut = cut.index(first_len);
-        prop_assert_eq!(peek_request(&buf[..cut], &Limits::default()), None);
+        prop_assert_eq!(batch.parse(&buf[..cut], &Limits::default(), 32), 0);
         prop_assert_eq!(parse_command(&mut buf[..cut], &Limits::default()), Ok(None));
     }
 

@@ -11,9 +11,10 @@ use crate::client::ClientHandle;
 use crate::cmd::{self, Session};
 use crate::keyspace::PREFETCH_BATCH;
 use crate::shared::{ServerStats, Shared};
-use larder_protocol::{Limits, Peek, ProtocolError, Reply, Version, parse_command, peek_request};
+use larder_protocol::{Batch, Limits, ProtocolError, Reply, Version, parse_command};
 use smallvec::SmallVec;
 use std::io;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -336,6 +337,11 @@ fn run(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[&[u8]]
 /// Executes every complete request in `input`, removing them, until a protocol error (its
 /// reply is in `out` and the connection must close) or a `PUBLISH` that must wait at the
 /// arrival-order fence first (removed from `input` and returned).
+///
+/// Multibulk requests are walked once, up to [`PREFETCH_BATCH`] at a time ([`Batch`]); when a
+/// batch holds two or more, what they will read is prefetched before the first runs
+/// ([`prefetch`]). An inline request, an incomplete one and an invalid one go through
+/// [`parse_command`], one at a time.
 fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mut Vec<u8>) -> Stop {
     let limits = Limits {
         max_bulk_len: shared.config.read().proto_max_bulk_len,
@@ -345,75 +351,83 @@ fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mu
     // Within the batch each command's end is the next one's start (`Session::clock`).
     session.clock = None;
     let mut consumed = 0;
-    let mut prefetched = 0;
-    let mut stop = Stop::Done;
-    while consumed < input.len() && !session.close {
-        if consumed >= prefetched {
-            prefetched = match prefetch_batch(shared, session, &input[consumed..], &limits) {
-                // Fewer than two multibulk requests ahead (or an inline one next): nothing
-                // to overlap in this input.
-                0 => input.len(),
-                n => consumed + n,
-            };
+    let mut batch = Batch::new();
+    // Where the batch starts in `input`, and its next request to run.
+    let (mut base, mut next) = (0, 0);
+    let mut stop = None;
+    while consumed < input.len() && !session.close && stop.is_none() {
+        if next == batch.len() {
+            base = consumed;
+            next = 0;
+            if batch.parse(&input[base..], &limits, PREFETCH_BATCH) >= 2 {
+                prefetch(shared, session, &input[base..], &batch);
+            }
+        }
+        if next < batch.len() {
+            let args: SmallVec<[&[u8]; 8]> = batch
+                .args(next)
+                .iter()
+                .map(|range| &input[base + range.start..base + range.end])
+                .collect();
+            consumed = base + batch.end(next);
+            next += 1;
+            stop = execute(shared, session, out, &args);
+            continue;
         }
         match parse_command(&mut input[consumed..], &limits) {
             Ok(Some((command, n))) => {
-                if command.is_empty() {
-                    consumed += n;
-                    continue;
-                }
                 consumed += n;
-                let args = command.args();
-                if is_publish(args) {
-                    let pending = shared.pubsub.pending_receivers(args[1], session.handle.id);
-                    if !pending.is_empty() {
-                        stop = Stop::Fence(pending, args.iter().map(|a| a.to_vec()).collect());
-                        break;
-                    }
-                }
-                run(shared, session, out, args);
-                if session.block.is_some() {
-                    stop = Stop::Block(args.iter().map(|a| a.to_vec()).collect());
-                    break;
-                }
+                stop = execute(shared, session, out, command.args());
             }
             Ok(None) => break,
             Err(error) => {
                 protocol_error(session.version, out, &error);
-                stop = Stop::ProtocolError;
-                break;
+                stop = Some(Stop::ProtocolError);
             }
         }
     }
     input.drain(..consumed);
     session.clock = None;
-    stop
+    stop.unwrap_or(Stop::Done)
 }
 
-/// Reads ahead the next [`PREFETCH_BATCH`] complete requests at the start of `input` and, when
-/// there are at least two (a pipelined batch), prefetches what they will read (see
+/// Executes one request of [`process`] (nothing for an empty one); `Some` when processing must
+/// stop after it: the client is blocked, or a `PUBLISH` waits at the fence (not run yet).
+fn execute(
+    shared: &Shared,
+    session: &mut Session,
+    out: &mut Vec<u8>,
+    args: &[&[u8]],
+) -> Option<Stop> {
+    if args.is_empty() {
+        return None;
+    }
+    if is_publish(args) {
+        let pending = shared.pubsub.pending_receivers(args[1], session.handle.id);
+        if !pending.is_empty() {
+            return Some(Stop::Fence(pending, owned(args)));
+        }
+    }
+    run(shared, session, out, args);
+    session.block.is_some().then(|| Stop::Block(owned(args)))
+}
+
+fn owned(args: &[&[u8]]) -> Vec<Vec<u8>> {
+    args.iter().map(|a| a.to_vec()).collect()
+}
+
+/// Prefetches what the requests of `batch` (parsed from `input`) will read (see
 /// [`Keyspace::prefetch`](crate::keyspace::Keyspace::prefetch)): the entry of each one's second
 /// argument, the key of most commands, and in a large collection the entry of its third, the
-/// member or field of most collection commands. Returns how many bytes the requests take (0
-/// when it found fewer than two). For the other commands the prefetch is wasted work, never a
-/// change.
-fn prefetch_batch(shared: &Shared, session: &Session, input: &[u8], limits: &Limits) -> usize {
-    let mut batch: SmallVec<[Peek<'_>; PREFETCH_BATCH]> = SmallVec::new();
-    let mut at = 0;
-    while batch.len() < PREFETCH_BATCH {
-        let Some(request) = peek_request(&input[at..], limits) else {
-            break;
-        };
-        at += request.len;
-        batch.push(request);
-    }
-    if batch.len() < 2 {
-        return 0;
-    }
-    shared
-        .keyspace
-        .prefetch(session.db, batch.iter().map(|r| (r.key, r.member)));
-    at
+/// member or field of most collection commands. For the other commands the prefetch is wasted
+/// work, never a change.
+fn prefetch(shared: &Shared, session: &Session, input: &[u8], batch: &Batch) {
+    let arg = |args: &[Range<usize>], i: usize| args.get(i).map(|r| &input[r.clone()]);
+    let requests = (0..batch.len()).filter_map(|i| {
+        let args = batch.args(i);
+        Some((arg(args, 1)?, arg(args, 2)))
+    });
+    shared.keyspace.prefetch(session.db, requests);
 }
 
 fn protocol_error(version: Version, out: &mut Vec<u8>, error: &ProtocolError) {

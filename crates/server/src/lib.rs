@@ -8,9 +8,9 @@
 //!
 //! * [`server`] — the listener: `maxclients`, protected mode, active expiry, graceful shutdown.
 //! * [`connection`] — one client: read, parse every complete request (pipelining), execute,
-//!   write the replies in one batch. Before a pipelined batch runs, its keys are read ahead
-//!   and their entries prefetched ([`keyspace::Keyspace::prefetch`]), so that the batch's cache
-//!   misses overlap.
+//!   write the replies in one batch. A pipelined batch is walked once before it runs, and the
+//!   entries of its keys (and, in large collections, of its members) are prefetched
+//!   ([`keyspace::Keyspace::prefetch`]), so that the batch's cache misses overlap.
 //! * [`cmd`] — the command table and one module per command family.
 //! * [`keyspace`] — the 16 databases over one engine store, `maxmemory` and its policies.
 //!   Keys are stored as [`key::Key`]: up to 22 bytes inline, longer ones on the heap.

@@ -1,8 +1,8 @@
-//! Feeds arbitrary bytes to `parse_command`, under Redis's default limits and under small ones
-//! that short inputs can exceed, and checks what it accepts.
+//! Feeds arbitrary bytes to `parse_command` and to a `Batch`, under Redis's default limits and
+//! under small ones that short inputs can exceed, and checks what they accept.
 #![no_main]
 
-use larder_protocol::{Limits, encode_command, parse_command};
+use larder_protocol::{BATCH_ARGS_MAX, Batch, Limits, encode_command, parse_command};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,8 +18,11 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check(data: &[u8], limits: &Limits) {
+    let mut batch = Batch::new();
+    let held = batch.parse(data, limits, 32);
     let mut buf = data.to_vec();
     let Ok(Some((cmd, consumed))) = parse_command(&mut buf, limits) else {
+        assert_eq!(held, 0, "a batch holds a request parse_command refuses");
         return;
     };
     assert!(
@@ -34,6 +37,15 @@ fn check(data: &[u8], limits: &Limits) {
     // A non-empty multibulk request is accepted only in its canonical form.
     if data[0] == b'*' && !args.is_empty() {
         assert_eq!(encoded, &data[..consumed]);
+    }
+    // A batch's first request is the one parse_command accepts, unless it is inline or over
+    // the batch's bound.
+    if held > 0 {
+        let first: Vec<&[u8]> = batch.args(0).iter().map(|r| &data[r.clone()]).collect();
+        assert_eq!(first, refs);
+        assert_eq!(batch.end(0), consumed);
+    } else {
+        assert!(data[0] != b'*' || args.len() > BATCH_ARGS_MAX);
     }
     // Re-encoding the arguments parses back to the same arguments, under default limits.
     let mut copy = encoded.clone();
