@@ -583,7 +583,11 @@ mod tests {
         crate::encode_command(&mut huge, &big);
         assert_eq!(batch.parse(&huge, &Limits::default(), 32), 0);
         assert_eq!(
-            parse_with(&huge, &Limits::default()).unwrap().unwrap().0.len(),
+            parse_with(&huge, &Limits::default())
+                .unwrap()
+                .unwrap()
+                .0
+                .len(),
             BATCH_ARGS_MAX + 1
         );
     }

@@ -95,7 +95,10 @@ fn check_command(input: &[u8], limits: &Limits) {
         if expected == MAX || args_total > BATCH_ARGS_MAX {
             break;
         }
-        assert!(expected < found, "the batch stopped before request {expected}");
+        assert!(
+            expected < found,
+            "the batch stopped before request {expected}"
+        );
         let held: Vec<Vec<u8>> = batch
             .args(expected)
             .iter()
