@@ -524,9 +524,7 @@ impl Keyspace {
         for (hash, range) in &keys {
             self.store.prefetch_value(*hash, |value| {
                 value.prefetch();
-                if range.len() >= 2 {
-                    value.prefetch_members(&members[range.clone()]);
-                }
+                value.prefetch_members(&members[range.clone()]);
             });
         }
     }

@@ -328,3 +328,29 @@ async fn a_growing_hash_is_weighed() {
     assert_eq!(run::<i64>(&mut c, "DEL h").await, 1);
     server.stop().await;
 }
+
+/// HMGET on a `hashtable` hash reads its fields in chunks (each prefetched first): the answers
+/// come in the order asked across chunk borders, missing fields included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hmget_answers_in_order_across_chunks() {
+    let server = TestServer::start(Config::default()).await;
+    let mut c = connect(&server).await;
+    let pairs: Vec<String> = (0..600).map(|i| format!("f{i} v{i}")).collect();
+    assert_eq!(
+        run::<i64>(&mut c, &format!("HSET big {}", pairs.join(" "))).await,
+        600
+    );
+    assert_eq!(
+        run::<String>(&mut c, "OBJECT ENCODING big").await,
+        "hashtable"
+    );
+    // Fields 0, 7, 14, ... up to 693: those from 600 on are missing.
+    let asked: Vec<String> = (0..100).map(|i| format!("f{}", i * 7)).collect();
+    let expected: Vec<Option<String>> = (0..100)
+        .map(|i| (i * 7 < 600).then(|| format!("v{}", i * 7)))
+        .collect();
+    assert_eq!(
+        run::<Vec<Option<String>>>(&mut c, &format!("HMGET big {}", asked.join(" "))).await,
+        expected
+    );
+}

@@ -287,3 +287,26 @@ async fn sscan_returns_every_member_present_throughout() {
     assert_eq!((next, items), (0, strings("1 10 11")));
     server.stop().await;
 }
+
+/// SMISMEMBER on a `hashtable` set reads its members in chunks (each prefetched first): the
+/// answers come in the order asked across chunk borders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smismember_answers_in_order_across_chunks() {
+    let server = TestServer::start(Config::default()).await;
+    let mut c = connect(&server).await;
+    let members: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    assert_eq!(
+        run::<i64>(&mut c, &format!("SADD big {}", members.join(" "))).await,
+        200
+    );
+    assert_eq!(
+        run::<String>(&mut c, "OBJECT ENCODING big").await,
+        "hashtable"
+    );
+    let asked: Vec<String> = (0..100).map(|i| format!("m{}", i * 3)).collect();
+    let expected: Vec<i64> = (0..100).map(|i| i64::from(i * 3 < 200)).collect();
+    assert_eq!(
+        run::<Vec<i64>>(&mut c, &format!("SMISMEMBER big {}", asked.join(" "))).await,
+        expected
+    );
+}

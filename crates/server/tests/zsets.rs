@@ -345,3 +345,27 @@ async fn randmember_counts() {
     assert_eq!(list(&mut c, "ZRANDMEMBER z 2 WITHSCORES").await.len(), 4);
     assert_eq!(c.err("ZRANDMEMBER z 1 x").await, "ERR syntax error");
 }
+
+/// ZMSCORE on a `skiplist` set reads its members in chunks (each prefetched first): the scores
+/// come in the order asked across chunk borders, missing members included.
+#[tokio::test]
+async fn zmscore_answers_in_order_across_chunks() {
+    let mut c = connect().await;
+    let pairs: Vec<String> = (0..200).map(|i| format!("{i} m{i}")).collect();
+    assert_eq!(c.int(&format!("ZADD big {}", pairs.join(" "))).await, 200);
+    assert_eq!(c.cmd("OBJECT ENCODING big").await, bulk("skiplist"));
+    let asked: Vec<String> = (0..100).map(|i| format!("m{}", i * 3)).collect();
+    let expected: Vec<Frame> = (0..100)
+        .map(|i| {
+            if i * 3 < 200 {
+                bulk(&(i * 3).to_string())
+            } else {
+                Frame::Null
+            }
+        })
+        .collect();
+    assert_eq!(
+        c.cmd(&format!("ZMSCORE big {}", asked.join(" "))).await,
+        Frame::Array(expected)
+    );
+}

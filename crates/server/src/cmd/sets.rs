@@ -12,6 +12,7 @@ use super::hashes::{
 };
 use super::{Ctx, Spec, err, flag, int_arg};
 use crate::events::class;
+use crate::keyspace::PREFETCH_BATCH;
 use crate::value::set::{Member, Set};
 use crate::value::{IntBuf, Value};
 use larder_engine::{InsertError, NEVER};
@@ -270,8 +271,12 @@ fn smismember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         },
         |set, r| {
             r.array(members.len());
-            for member in members {
-                r.integer(i64::from(set.contains(member)));
+            // Prefetched chunk by chunk, as HMGET's fields.
+            for chunk in members.chunks(PREFETCH_BATCH) {
+                set.prefetch_members(chunk);
+                for member in chunk {
+                    r.integer(i64::from(set.contains(member)));
+                }
             }
         },
     );

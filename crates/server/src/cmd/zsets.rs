@@ -8,6 +8,7 @@
 use super::{Ctx, Spec, err, flag, int_arg};
 use crate::blocking::{self, TimeoutReply};
 use crate::events::class;
+use crate::keyspace::PREFETCH_BATCH;
 use crate::value::table::random_below;
 use crate::value::zset::{Limits, ZSet};
 use crate::value::{Set, Value};
@@ -838,10 +839,14 @@ fn zmscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let members = &args[2..];
     let Ok(found) = with_zset(ctx, args[1], |z, reply| {
         reply.array(members.len());
-        for m in members {
-            match z.score(m) {
-                Some(s) => reply.double(s),
-                None => reply.null(),
+        // Prefetched chunk by chunk, as HMGET's fields.
+        for chunk in members.chunks(PREFETCH_BATCH) {
+            z.prefetch_members(chunk);
+            for m in chunk {
+                match z.score(m) {
+                    Some(s) => reply.double(s),
+                    None => reply.null(),
+                }
             }
         }
     }) else {

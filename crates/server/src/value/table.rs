@@ -164,7 +164,8 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
     /// groups of all, then the slot each group likely names (the first tag match), then what
     /// `show` asks for in each such entry, so that the lookups of a pipelined batch overlap
     /// their cache misses. Changes nothing; a likely slot holding another key only wastes the
-    /// hint. Meant for a batch of at most [`PREFETCH_BATCH`] keys (more are left out).
+    /// hint. Meant for a batch of at most [`PREFETCH_BATCH`] keys (more are left out); one key
+    /// alone has no miss to overlap with, and nothing is done.
     ///
     /// [`PREFETCH_BATCH`]: crate::keyspace::PREFETCH_BATCH
     pub fn prefetch<Q>(&self, keys: &[&Q], show: impl Fn(&K, &V))
@@ -172,6 +173,9 @@ impl<K: Hash + Eq + HeapSize, V: HeapSize> Table<K, V> {
         K: Borrow<Q>,
         Q: Hash + ?Sized,
     {
+        if keys.len() < 2 {
+            return;
+        }
         let hashes: SmallVec<[u64; PREFETCH_BATCH]> = keys
             .iter()
             .take(PREFETCH_BATCH)
