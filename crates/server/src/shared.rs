@@ -226,7 +226,7 @@ impl Shared {
     /// engine's weight of the data (keys, values and the per-entry overhead).
     pub fn used_memory(&self) -> u64 {
         let used = crate::memory::allocator_stats()
-            .map_or_else(|| self.keyspace.store().weighted_size(), |a| a.allocated);
+            .map_or_else(|| self.keyspace.store().weighted_size(), |a| a.held());
         self.peak_memory.fetch_max(used, Ordering::Relaxed);
         used
     }
@@ -236,7 +236,7 @@ impl Shared {
     pub fn cron(&self) {
         let allocator = crate::memory::allocator_stats();
         if let Some(a) = allocator {
-            self.peak_memory.fetch_max(a.allocated, Ordering::Relaxed);
+            self.peak_memory.fetch_max(a.held(), Ordering::Relaxed);
         }
         self.keyspace
             .reconcile(allocator.map(|a| a.limited_bytes()));

@@ -1,6 +1,7 @@
 //! `maxmemory` reconciled with the allocator: with jemalloc as the global allocator, as in
 //! the `larder` binary, writing ten times `maxmemory` keeps the bytes the process holds
-//! (`used_memory`, jemalloc's `stats.allocated`) within `maxmemory` at every sample.
+//! (`used_memory`: jemalloc's `stats.allocated` less its thread caches) within `maxmemory` at
+//! every sample.
 
 mod admin_support;
 

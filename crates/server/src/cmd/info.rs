@@ -206,7 +206,8 @@ fn info_clients(ctx: &Ctx<'_>, out: &mut String) {
 
 /// The memory figures of `INFO memory` and `MEMORY STATS`.
 pub struct MemoryFigures {
-    /// `used_memory`: allocated bytes, or the data's weight without allocator figures.
+    /// `used_memory`: the bytes the program holds ([`memory::AllocatorStats::held`]), or the
+    /// data's weight without allocator figures.
     pub used: u64,
     /// Resident set size.
     pub rss: u64,
@@ -225,7 +226,7 @@ pub fn memory_figures(ctx: &Ctx<'_>) -> MemoryFigures {
     let shared = ctx.shared;
     let allocator = memory::allocator_stats();
     let data = shared.keyspace.store().weighted_size();
-    let used = allocator.map_or(data, |a| a.allocated);
+    let used = allocator.map_or(data, |a| a.held());
     shared.peak_memory.fetch_max(used, Ordering::Relaxed);
     MemoryFigures {
         used,

@@ -666,9 +666,10 @@ fn memory(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         "malloc-stats" if args.len() == 2 => {
             let text = match memory::allocator_stats() {
                 Some(a) => format!(
-                    "{}: allocated {} active {} resident {}\n",
+                    "{}: allocated {} (in thread caches {}) active {} resident {}\n",
                     memory::allocator_name(),
                     a.allocated,
+                    a.cached,
                     a.active,
                     a.resident
                 ),
