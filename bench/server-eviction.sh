@@ -11,9 +11,11 @@
 # RATE per second, a SET of a VALUE_SIZE-byte (200) value on every miss (cache-aside); hit
 # ratio = hits / GETs, from a cold start. The seed is fixed, so every run sends the same keys.
 #
-# Equal memory. maxmemory does not mean the same thing on the two servers: Redis compares it
-# with used_memory (its allocator's count, ~0.9 MB of startup overhead included), Larder with
-# its engine's byte budget (key + value + a fixed per-entry charge). So the script measures,
+# Equal memory. maxmemory does not mean quite the same thing on the two servers: Redis compares
+# it with used_memory (its count of live allocations, ~0.9 MB of startup overhead included),
+# Larder with the bytes it holds (used_memory, ~1.0 MB at start) plus the freed pages its
+# allocator keeps resident, through a data budget reconciled ten times a second
+# (docs/configuration.md, "Memory limit"). So the script measures,
 # on each server, what a maxmemory buys: it fills a fresh server (allkeys-lru) with every key
 # once and counts the keys still there (`eviction_quality fill-count`), at two maxmemory
 # values, and solves the straight line for the maxmemory that holds SHARE (12 %) of the keys.
