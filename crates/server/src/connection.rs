@@ -343,7 +343,7 @@ fn run(shared: &Shared, session: &mut Session, out: &mut Vec<u8>, args: &[&[u8]]
 /// ([`prefetch`]). An inline request, an incomplete one and an invalid one go through
 /// [`parse_command`], one at a time.
 fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mut Vec<u8>) -> Stop {
-    let limits = Limits {
+    let mut limits = Limits {
         max_bulk_len: shared.config.read().proto_max_bulk_len,
         unauthenticated: !session.authenticated,
         ..Limits::default()
@@ -372,18 +372,25 @@ fn process(shared: &Shared, session: &mut Session, input: &mut Vec<u8>, out: &mu
             consumed = base + batch.end(next);
             next += 1;
             stop = execute(shared, session, out, &args);
-            continue;
+        } else {
+            match parse_command(&mut input[consumed..], &limits) {
+                Ok(Some((command, n))) => {
+                    consumed += n;
+                    stop = execute(shared, session, out, command.args());
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    protocol_error(session.version, out, &error);
+                    stop = Some(Stop::ProtocolError);
+                }
+            }
         }
-        match parse_command(&mut input[consumed..], &limits) {
-            Ok(Some((command, n))) => {
-                consumed += n;
-                stop = execute(shared, session, out, command.args());
-            }
-            Ok(None) => break,
-            Err(error) => {
-                protocol_error(session.version, out, &error);
-                stop = Some(Stop::ProtocolError);
-            }
+        // After an `AUTH` (or `HELLO ... AUTH`, or a `RESET` that logs out), the rest of the
+        // input is read under the limits of the client's new state, as Redis parses each
+        // request after the one before it ran: the batch is walked again from here.
+        if limits.unauthenticated == session.authenticated {
+            limits.unauthenticated = !session.authenticated;
+            next = batch.len();
         }
     }
     input.drain(..consumed);

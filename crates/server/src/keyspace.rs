@@ -479,17 +479,17 @@ impl Keyspace {
         k
     }
 
-    /// Prefetches what the requests of a pipelined batch (as read ahead, before it runs) will
-    /// read in `db`: the index groups of their keys, then the keys' slots, then their values'
-    /// memory and, in a large hash, set or sorted set, the entries of the members the requests
-    /// name (their third argument: [`Value::prefetch_members`]). The cache misses of the batch
-    /// then overlap (see [`Store::prefetch_index`]). Changes and counts nothing.
+    /// Prefetches what the requests of a pipelined batch (before it runs; `batch` gives each
+    /// one's key and member) will read in `db`: the index groups of their keys, then the keys'
+    /// slots, then their values' memory and, in a large hash, set or sorted set, the entries of
+    /// the members the requests name (their third argument: [`Value::prefetch_members`]). The
+    /// cache misses of the batch then overlap (see [`Store::prefetch_index`]). Changes and
+    /// counts nothing.
     ///
     /// A key repeating the one before it is looked up once, with the members of both requests
     /// (a pipeline of `SADD myset ...`). Keys and members over [`PREFETCH_KEY_MAX`] bytes are
     /// left out: hashing them twice would cost more than the misses saved. Nothing is done
     /// unless there are two keys or two members: one of each is no batch.
-    /// `batch` gives each request's key and member.
     pub fn prefetch<'a>(
         &self,
         db: usize,

@@ -211,6 +211,23 @@ async fn unauthenticated_clients_get_redis_smaller_bounds() {
             .chain(std::iter::repeat_n(&b"c"[..], 20))
             .collect();
         assert!(matches!(client.call(&many).await, Frame::Array(a) if a.len() == 40));
+        // In one write: AUTH, then a request over the unauthenticated bounds, which Redis
+        // parses only once AUTH has run; then RESET logs out, and the bounds are back.
+        let mut pipelined = Client::connect(server.addr).await;
+        let mut batch = Vec::new();
+        encode_command(&mut batch, &[b"AUTH", b"secret"]);
+        encode_command(&mut batch, &many);
+        encode_command(&mut batch, &[b"RESET"]);
+        encode_command(&mut batch, &many);
+        pipelined.send_raw(&batch).await;
+        assert_eq!(pipelined.read().await, Frame::Simple(b"OK".to_vec()));
+        assert!(matches!(pipelined.read().await, Frame::Array(a) if a.len() == 40));
+        assert_eq!(pipelined.read().await, Frame::Simple(b"RESET".to_vec()));
+        assert_eq!(
+            pipelined.read().await,
+            error("ERR Protocol error: unauthenticated multibulk length")
+        );
+        assert!(pipelined.closed().await);
     })
     .await;
 }
