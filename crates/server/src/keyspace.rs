@@ -353,6 +353,18 @@ impl Keyspace {
         }
     }
 
+    /// Whether the freed pages the allocator keeps resident, not the data, put the process over
+    /// the aim of [`Keyspace::reconcile`]: `held` (the bytes the program holds) is within it and
+    /// `limited` (those plus the freed pages) is over. The server then has the allocator return
+    /// those pages ([`crate::memory::purge`]) rather than evict data for them: evicting frees
+    /// more pages, which stay resident until the allocator's decay returns them, so the budget
+    /// would be cut again before it recovered.
+    pub fn freed_pages_over_aim(&self, held: u64, limited: u64) -> bool {
+        let (maxmemory, _) = self.limit();
+        let aim = maxmemory - maxmemory / RECONCILE_MARGIN;
+        maxmemory > 0 && held <= aim && limited > aim
+    }
+
     /// Sets the engine's budget, and the most one entry is weighed: one shard's share of it.
     ///
     /// The engine refuses an entry heavier than its shard's budget, and removes a value changed
@@ -808,6 +820,22 @@ mod tests {
         // Far over: never below an eighth of maxmemory.
         ks.reconcile(Some(100_000_000));
         assert_eq!(ks.data_budget(), 1_000_000 / 8);
+    }
+
+    #[test]
+    fn freed_pages_alone_over_the_aim_call_for_a_purge() {
+        let ks = Keyspace::new(1_000_000, MaxmemoryPolicy::AllKeys(PolicyKind::Lru));
+        let aim = 1_000_000 - 1_000_000 / RECONCILE_MARGIN;
+        // The data within the aim, the freed pages taking the process over it: purge.
+        assert!(ks.freed_pages_over_aim(aim, aim + 1));
+        assert!(ks.freed_pages_over_aim(500_000, 2_000_000));
+        // Within the aim altogether: nothing to do.
+        assert!(!ks.freed_pages_over_aim(500_000, aim));
+        // The data itself over: that is for eviction, not a purge.
+        assert!(!ks.freed_pages_over_aim(aim + 1, aim + 100_000));
+        // No maxmemory: no aim.
+        let unlimited = Keyspace::new(0, MaxmemoryPolicy::AllKeys(PolicyKind::Lru));
+        assert!(!unlimited.freed_pages_over_aim(500_000, u64::MAX));
     }
 
     #[test]

@@ -80,6 +80,20 @@ pub fn allocator_stats() -> Option<AllocatorStats> {
     }
 }
 
+/// Asks the allocator to return to the system, now, the pages it keeps resident after frees
+/// (jemalloc's `arena.<all>.purge`; `MEMORY PURGE`). `false` when jemalloc is not the
+/// allocator or refuses.
+pub fn purge() -> bool {
+    #[cfg(feature = "jemalloc")]
+    {
+        jemalloc::purge()
+    }
+    #[cfg(not(feature = "jemalloc"))]
+    {
+        false
+    }
+}
+
 /// `mem_allocator` in `INFO memory`: `jemalloc-<version>` or `libc`.
 pub fn allocator_name() -> String {
     #[cfg(feature = "jemalloc")]
@@ -137,6 +151,25 @@ mod jemalloc {
         // name is a NUL-terminated mallctl name (4096 is MALLCTL_ARENAS_ALL) whose documented
         // type is `size_t`, which is `usize`.
         unsafe { tikv_jemalloc_ctl::raw::read::<usize>(NAME) }.ok()
+    }
+
+    /// `arena.<MALLCTL_ARENAS_ALL>.purge`: returns every arena's unused dirty pages. The control
+    /// takes and gives nothing, which `tikv-jemalloc-ctl`'s calls cannot express (they always
+    /// pass a value), so it is called through `mallctl` itself.
+    #[allow(unsafe_code)]
+    pub(super) fn purge() -> bool {
+        if !in_use() {
+            return false;
+        }
+        const NAME: &[u8] = b"arena.4096.purge\0";
+        use std::ptr::null_mut;
+        // SAFETY: `NAME` is a NUL-terminated mallctl name (4096 is MALLCTL_ARENAS_ALL); the
+        // control reads and writes nothing, and is called, as jemalloc requires, with null
+        // pointers and a zero length.
+        let status = unsafe {
+            tikv_jemalloc_sys::mallctl(NAME.as_ptr().cast(), null_mut(), null_mut(), null_mut(), 0)
+        };
+        status == 0
     }
 
     pub(super) fn version() -> Option<&'static str> {

@@ -222,8 +222,11 @@ impl Shared {
     }
 
     /// The memory figure of `INFO`'s `used_memory` and of `maxmemory`: the bytes the allocator
-    /// has handed out (jemalloc's `stats.allocated`), or, without allocator figures, the
-    /// engine's weight of the data (keys, values and the per-entry overhead).
+    /// holds (jemalloc's allocated bytes less its thread caches: [`AllocatorStats::held`]), or,
+    /// without allocator figures, the engine's weight of the data (keys, values and the
+    /// per-entry overhead).
+    ///
+    /// [`AllocatorStats::held`]: crate::memory::AllocatorStats::held
     pub fn used_memory(&self) -> u64 {
         let used = crate::memory::allocator_stats()
             .map_or_else(|| self.keyspace.store().weighted_size(), |a| a.held());
@@ -234,7 +237,17 @@ impl Shared {
     /// The periodic task (`hz` times a second, besides active expiry): reconciles
     /// `maxmemory` with the allocator, and samples the peak memory and the operation rate.
     pub fn cron(&self) {
-        let allocator = crate::memory::allocator_stats();
+        let mut allocator = crate::memory::allocator_stats();
+        // Freed pages the allocator still keeps, not data, over the aim: return them rather
+        // than evict data for them.
+        if let Some(a) = allocator
+            && self
+                .keyspace
+                .freed_pages_over_aim(a.held(), a.limited_bytes())
+            && crate::memory::purge()
+        {
+            allocator = crate::memory::allocator_stats();
+        }
         if let Some(a) = allocator {
             self.peak_memory.fetch_max(a.held(), Ordering::Relaxed);
         }

@@ -65,5 +65,10 @@ async fn writing_ten_times_maxmemory_keeps_used_memory_within_it() {
     // The data's budget was scaled below maxmemory to make room for the rest of the process.
     let budget: u64 = field(&stats, "data_budget").unwrap().parse().unwrap();
     assert!(budget < MAXMEMORY, "{budget}");
+    // MEMORY PURGE has jemalloc return its freed pages.
+    assert_eq!(
+        c.cmd(&["MEMORY", "PURGE"]).await,
+        Frame::Simple(b"OK".to_vec())
+    );
     server.stop().await;
 }

@@ -677,7 +677,14 @@ fn memory(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
             };
             ctx.reply.verbatim("txt", text.as_bytes());
         }
-        "purge" if args.len() == 2 => ctx.error("ERR MEMORY PURGE is not supported by Larder"),
+        // As in Redis: without jemalloc there is nothing to purge, and the answer is OK.
+        "purge" if args.len() == 2 => {
+            if memory::allocator_stats().is_none() || memory::purge() {
+                ctx.reply.ok();
+            } else {
+                ctx.error("ERR Error purging dirty pages");
+            }
+        }
         "help" if args.len() == 2 => help(
             ctx,
             "memory",
