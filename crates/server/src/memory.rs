@@ -1,6 +1,7 @@
 //! What the process uses: the allocator's figures (jemalloc, when it is the global allocator),
 //! resident memory and CPU time from `/proc`, for `INFO memory`, `INFO cpu` and the
-//! reconciliation of `maxmemory` with real memory (see [`Keyspace::reconcile`]).
+//! reconciliation of `maxmemory` with real memory (see [`Keyspace::reconcile`]); and the purge
+//! that has jemalloc return its freed pages ([`purge`]).
 //!
 //! [`Keyspace::reconcile`]: crate::keyspace::Keyspace::reconcile
 
@@ -31,9 +32,9 @@ impl AllocatorStats {
     }
 
     /// The bytes `maxmemory` is held to ([`Keyspace::reconcile`]): what the program holds
-    /// ([`AllocatorStats::held`]) plus the pages the allocator keeps resident beyond the pages in use
-    /// (`resident − active`: freed pages not yet returned to the system, and metadata), less what
-    /// that was when the process started. Under churn jemalloc keeps freed pages resident for
+    /// ([`AllocatorStats::held`]) plus the pages the allocator keeps resident beyond the pages
+    /// in use (`resident − active`: freed pages not yet returned to the system, and metadata),
+    /// less what that was when the process started. Under churn jemalloc keeps freed pages resident for
     /// seconds (its decay), so that part of the RSS grows with the rate of writes, not the
     /// data; counting it keeps the RSS within `maxmemory` of the idle RSS, which the bytes held
     /// alone do not.
@@ -158,11 +159,11 @@ mod jemalloc {
     /// pass a value), so it is called through `mallctl` itself.
     #[allow(unsafe_code)]
     pub(super) fn purge() -> bool {
+        use std::ptr::null_mut;
+        const NAME: &[u8] = b"arena.4096.purge\0";
         if !in_use() {
             return false;
         }
-        const NAME: &[u8] = b"arena.4096.purge\0";
-        use std::ptr::null_mut;
         // SAFETY: `NAME` is a NUL-terminated mallctl name (4096 is MALLCTL_ARENAS_ALL); the
         // control reads and writes nothing, and is called, as jemalloc requires, with null
         // pointers and a zero length.
@@ -280,7 +281,7 @@ mod tests {
         // Fewer unused pages than at start never count below what the program holds.
         let lean = at(5_000_000, 5_000_000, 5_500_000);
         assert_eq!(lean.limited_bytes_since(2_000_000), 5_000_000);
-        // The threads' caches are the allocator's: they count as unused, not as held.
+        // The threads' caches are the allocator's: they count as neither held nor limited.
         let cached = AllocatorStats {
             cached: 800_000,
             ..start

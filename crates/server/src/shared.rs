@@ -221,7 +221,7 @@ impl Shared {
         }
     }
 
-    /// The memory figure of `INFO`'s `used_memory` and of `maxmemory`: the bytes the allocator
+    /// The memory figure of `INFO`'s `used_memory` and of `maxmemory`: the bytes the program
     /// holds (jemalloc's allocated bytes less its thread caches: [`AllocatorStats::held`]), or,
     /// without allocator figures, the engine's weight of the data (keys, values and the
     /// per-entry overhead).

@@ -704,7 +704,8 @@ mod tests {
                 }
                 prop_assert_eq!(t.len(), model.len());
                 // Prefetching, whatever it is asked for, shows only entries of the table.
-                let asked: Vec<String> = (0..40).map(|i| (i * 50 + t.len() % 50).to_string()).collect();
+                let asked: Vec<String> =
+                    (0..40).map(|i| (i * 50 + t.len() % 50).to_string()).collect();
                 let asked: Vec<&[u8]> = asked.iter().map(|k| k.as_bytes()).collect();
                 let shown = std::cell::RefCell::new(Vec::new());
                 t.prefetch(&asked, |k, v| shown.borrow_mut().push((k.clone(), v.clone())));
