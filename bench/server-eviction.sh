@@ -19,10 +19,11 @@
 # on each server, what a maxmemory buys: it fills a fresh server (allkeys-lru) with every key
 # once and counts the keys still there (`eviction_quality fill-count`), at two maxmemory
 # values, and solves the straight line for the maxmemory that holds SHARE (12 %) of the keys.
-#   * equal share (the headline): each server gets the maxmemory at which it holds ≈ 12 % of
-#     the data set given its own per-key costs — this compares policies, not layouts;
-#   * equal bytes: Larder also runs with Redis's maxmemory, byte for byte, and holds what its
-#     accounting lets it hold (server-memory.sh measures the real bytes per key separately).
+#   * equal bytes (the verdict: the issue's equal memory): Larder also runs with Redis's
+#     maxmemory, byte for byte, and holds what its accounting lets it hold;
+#   * equal share: each server gets the maxmemory at which it held ≈ 12 % of the data set right
+#     after the fill — meant to compare policies, but a server may hold a different number of
+#     keys at the end of the paced run (the report shows both), and then it is no verdict.
 # Raw output stays in $CARGO_TARGET_DIR/server-bench/eviction/.
 set -euo pipefail
 source "$(dirname "$0")/server-lib.sh"
@@ -157,12 +158,28 @@ for line in open(os.path.join(root, "results.txt")):
           f"| {(int(f['rss']) - int(f['idle_rss'])) / 2**20 if 'idle_rss' in f else float('nan'):.1f} "
           f"| {float(f['rate']):,.0f} |")
 print()
+# The goal is judged at equal memory: the same maxmemory for both servers (the "equal bytes"
+# rows). The "equal share" row is an equal share only if the keys held at the end of the run
+# match Redis's; the calibration counts them right after a burst of writes, which can differ.
+rows = {}
 for line in open(os.path.join(root, "results.txt")):
     parts = line.split()
-    if parts[0] == "larder" and parts[1] == "allkeys-larder" and parts[2] == "share":
-        f = dict(p.split("=", 1) for p in parts[4:] if "=" in p)
-        x = float(f["hit_ratio"])
-        print(f"* larder default policy ≥ 0.80 at equal share: {x:.4f} — {'met' if x >= 0.80 else 'NOT met'}")
+    rows[(parts[0], parts[1], parts[2])] = dict(p.split("=", 1) for p in parts[4:] if "=" in p)
+redis_end = max((int(f.get("keys_end", "0") or 0) for (srv, _, kind), f in rows.items()
+                 if srv == "redis" and kind == "share"), default=0)
+for kind, label in (("bytes", "equal memory (the same maxmemory)"), ("share", "equal share")):
+    f = rows.get(("larder", "allkeys-larder", kind))
+    if f is None:
+        continue
+    x = float(f["hit_ratio"])
+    end = int(f["keys_end"]) if f.get("keys_end", "").isdigit() else 0
+    note = f" (keys at the end {end:,}, Redis {redis_end:,})"
+    if kind == "share" and redis_end and abs(end - redis_end) > redis_end // 10:
+        note += " — not an equal share at the end of the run: not a verdict"
+        print(f"* larder default policy at {label}: {x:.4f}{note}")
+    else:
+        verdict = "met" if x >= 0.80 else "NOT met"
+        print(f"* larder default policy ≥ 0.80 at {label}: {x:.4f} — {verdict}{note}")
 sim = os.path.join(root, "sim.txt")
 if os.path.exists(sim):
     print()
