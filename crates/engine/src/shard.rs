@@ -10,8 +10,9 @@
 //! load from the slab's page directory, which stays in cache). The key hash is not stored: the
 //! table and the policy recompute it from the key on the rare paths that need it (table
 //! growth, eviction). Nor is the deadline: the slot holds a flag, and the deadlines of the
-//! entries that have one live in pages beside the slab (`deadlines.rs`). That keeps the per-entry overhead for
-//! a `u64 → u64` entry at 8 bytes in the slab plus 6.1 to 9.1 bytes of index.
+//! entries that have one live in pages beside the slab (`deadlines.rs`). That keeps the
+//! per-entry overhead for a `u64 → u64` entry at 8 bytes in the slab plus 6.1 to 9.1 bytes of
+//! index.
 
 use crate::clock::{Clock, Timestamp, deadline_after};
 use crate::deadlines::Deadlines;

@@ -66,6 +66,12 @@ pub const PREFETCH_KEY_MAX: usize = 256;
 /// `reconcile` aims at `maxmemory` less this fraction (1/32) of it.
 const RECONCILE_MARGIN: u64 = 32;
 
+/// What [`Keyspace::reconcile`] aims the process's memory at: `maxmemory` less
+/// [`RECONCILE_MARGIN`].
+fn reconcile_aim(maxmemory: u64) -> u64 {
+    maxmemory - maxmemory / RECONCILE_MARGIN
+}
+
 /// Most keys evicted by one write under a `volatile-*` policy before it proceeds anyway (Redis
 /// bounds its eviction loop by time the same way).
 const MAX_EVICTIONS_PER_WRITE: usize = 4096;
@@ -333,7 +339,7 @@ impl Keyspace {
         let budget = match used {
             None => maxmemory,
             Some(used) => {
-                let aim = maxmemory - maxmemory / RECONCILE_MARGIN;
+                let aim = reconcile_aim(maxmemory);
                 let data = self.store.weighted_size();
                 let target = if used > aim {
                     (u128::from(data) * u128::from(aim) / u128::from(used)) as u64
@@ -361,7 +367,7 @@ impl Keyspace {
     /// would be cut again before it recovered.
     pub fn freed_pages_over_aim(&self, held: u64, limited: u64) -> bool {
         let (maxmemory, _) = self.limit();
-        let aim = maxmemory - maxmemory / RECONCILE_MARGIN;
+        let aim = reconcile_aim(maxmemory);
         maxmemory > 0 && held <= aim && limited > aim
     }
 
