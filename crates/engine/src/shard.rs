@@ -153,7 +153,8 @@ pub struct ShardConfig<K, V> {
     pub weigher: Arc<dyn Weigher<K, V>>,
     /// Where time comes from.
     pub clock: Arc<dyn Clock>,
-    /// Cells in the departure memory used to attribute misses (4 bytes each).
+    /// Most cells of the departure memory used to attribute misses (4 bytes each); it starts
+    /// at 64 and doubles while the shard has more slots than cells.
     pub departure_cells: usize,
     /// Seed for the randomised decisions (random eviction, expiry sampling).
     pub seed: u64,
@@ -899,6 +900,7 @@ where
             slot
         } else {
             self.slots.push(occupied);
+            self.departures.fit(2 * self.slots.len());
             (self.slots.len() - 1) as Slot
         };
         let (slots, hasher) = (&self.slots, &self.hasher);

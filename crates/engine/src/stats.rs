@@ -6,12 +6,15 @@
 //! grows, and `hits + misses` equals the number of lookups once writers are quiet.
 //!
 //! Why a key missed is answered by a small memory of departures: when an entry leaves (expired,
-//! evicted or removed) a 30-bit fingerprint of its key and the cause are written into a
-//! direct-mapped table of `u32`s. A later miss on that key finds its fingerprint and is counted
-//! under that cause; a key never seen, or whose record was overwritten by a later departure
-//! mapping to the same cell, counts as "never cached". The table has a fixed size (4 bytes a
-//! cell), so the attribution is exact for recent departures and degrades gracefully, never
-//! growing.
+//! evicted or removed) a 30-bit fingerprint of its key and the cause are written into a table of
+//! `u32`s in buckets of four, the newest first. A later miss on that key finds its fingerprint
+//! and is counted under that cause; a key never seen, or whose record was pushed out of its
+//! bucket by four later departures mapping there, counts as "never cached". The table grows with
+//! its shard, doubling while it has fewer than two cells per slot, up to a fixed bound (4 bytes a
+//! cell): the attribution is exact for the recent departures, about as many as the shard's
+//! entries, degrades gracefully beyond, and a small shard spends little on it. Doubling loses
+//! nothing: a key's bucket in the doubled table is one of the two its old bucket becomes, and
+//! both keep the old records.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -49,26 +52,64 @@ impl Departure {
     }
 }
 
-/// A fixed-size memory of recent departures, for miss attribution (see the module docs).
+/// A bounded memory of recent departures, for miss attribution (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Departures {
+    /// Buckets of [`WAYS`] records, the newest first; 0 is an empty cell (a record's cause code
+    /// is never 0).
     cells: Box<[u32]>,
+    /// The most cells it grows to.
+    max: usize,
 }
 
+/// Records per bucket.
+const WAYS: usize = 4;
+/// The cells a departure memory starts with (or its bound, if smaller).
+const DEPARTURES_INITIAL: usize = 256;
+
 impl Departures {
-    pub(crate) fn new(cells: usize) -> Self {
+    /// A memory that starts small and grows ([`Departures::fit`]) to at most `max` cells
+    /// (rounded down to whole buckets, at least one).
+    pub(crate) fn new(max: usize) -> Self {
+        let max = (max / WAYS).max(1) * WAYS;
         Self {
-            cells: vec![0; cells.max(1)].into_boxed_slice(),
+            cells: vec![0; DEPARTURES_INITIAL.min(max)].into_boxed_slice(),
+            max,
         }
     }
 
-    /// The cell from all the hash's bits, mixed by a Fibonacci multiply: the store picks a shard
-    /// by bits 40.., which are therefore the same for every key of one shard, so taking the cell
-    /// from the top bits alone left most cells of a shard's memory unused.
+    /// Grows the memory, by doubling, until it has at least `cells` cells or would pass its
+    /// bound. Every record is kept: with the bucket taken as `⌊x · n / 2⁶⁴⌋` for a mixed hash
+    /// `x`, a key's bucket among `2n` is `2b` or `2b + 1` where `b` was its bucket among `n`,
+    /// and both get a copy of the old bucket (a fingerprint matches only its own key).
+    pub(crate) fn fit(&mut self, cells: usize) {
+        while self.cells.len() < cells.min(self.max) {
+            let doubled = self.cells.len() * 2;
+            if doubled > self.max {
+                return;
+            }
+            let mut grown = vec![0; doubled].into_boxed_slice();
+            for (b, bucket) in self.cells.chunks_exact(WAYS).enumerate() {
+                grown[2 * b * WAYS..][..WAYS].copy_from_slice(bucket);
+                grown[(2 * b + 1) * WAYS..][..WAYS].copy_from_slice(bucket);
+            }
+            self.cells = grown;
+        }
+    }
+
+    /// Cells now.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// The hash's bucket, from all its bits mixed by a Fibonacci multiply: the store picks a
+    /// shard by bits 40.., which are therefore the same for every key of one shard, so taking
+    /// the bucket from the top bits alone left most of a shard's memory unused.
     #[inline]
-    fn cell(&self, hash: u64) -> usize {
-        ((u128::from(hash.wrapping_mul(0x9E37_79B9_7F4A_7C15)) * self.cells.len() as u128) >> 64)
-            as usize
+    fn bucket(&self, hash: u64) -> usize {
+        let buckets = (self.cells.len() / WAYS) as u128;
+        ((u128::from(hash.wrapping_mul(0x9E37_79B9_7F4A_7C15)) * buckets) >> 64) as usize * WAYS
     }
 
     #[inline]
@@ -76,22 +117,32 @@ impl Departures {
         ((hash >> 32) as u32) << 2
     }
 
+    /// Records that the key with this hash left, and why: replaces the key's own record if its
+    /// bucket has one, or else the bucket's oldest.
     #[inline]
     pub(crate) fn record(&mut self, hash: u64, cause: Departure) {
-        let cell = self.cell(hash);
-        self.cells[cell] = Self::fingerprint(hash) | cause.code();
+        let at = self.bucket(hash);
+        let fingerprint = Self::fingerprint(hash);
+        let bucket = &mut self.cells[at..at + WAYS];
+        let end = bucket
+            .iter()
+            .position(|&cell| cell != 0 && cell & !3 == fingerprint)
+            .unwrap_or(WAYS - 1);
+        bucket[..=end].rotate_right(1);
+        bucket[0] = fingerprint | cause.code();
     }
 
     #[inline]
     pub(crate) fn reason(&self, hash: u64) -> MissReason {
-        let value = self.cells[self.cell(hash)];
-        if value & !3 != Self::fingerprint(hash) {
-            return MissReason::NeverCached;
-        }
-        match value & 3 {
-            1 => MissReason::Expired,
-            2 => MissReason::Evicted,
-            3 => MissReason::Removed,
+        let at = self.bucket(hash);
+        let fingerprint = Self::fingerprint(hash);
+        let found = self.cells[at..at + WAYS]
+            .iter()
+            .find(|&&cell| cell != 0 && cell & !3 == fingerprint);
+        match found.map(|cell| cell & 3) {
+            Some(1) => MissReason::Expired,
+            Some(2) => MissReason::Evicted,
+            Some(3) => MissReason::Removed,
             _ => MissReason::NeverCached,
         }
     }
@@ -269,8 +320,43 @@ mod tests {
         assert_eq!(d.reason(b), MissReason::Evicted);
         assert_eq!(d.reason(c), MissReason::Removed);
         assert_eq!(d.reason(42), MissReason::NeverCached);
+        // A second departure of a key replaces its record.
+        d.record(a, Departure::Removed);
+        assert_eq!(d.reason(a), MissReason::Removed);
+        assert_eq!(d.reason(b), MissReason::Evicted);
         d.clear();
         assert_eq!(d.reason(a), MissReason::NeverCached);
+    }
+
+    #[test]
+    fn departures_grow_with_their_shard_and_keep_every_record() {
+        let mut d = Departures::new(4096);
+        assert_eq!(d.len(), DEPARTURES_INITIAL);
+        // More departures than cells: some records are pushed out before the growth.
+        let hashes: Vec<u64> = (1..=600u64)
+            .map(|i| i.wrapping_mul(0xd6e8_feb8_6659_fd93) ^ (i << 40))
+            .collect();
+        let causes = [Departure::Expired, Departure::Evicted, Departure::Removed];
+        for (i, &h) in hashes.iter().enumerate() {
+            d.record(h, causes[i % 3]);
+        }
+        let before: Vec<MissReason> = hashes.iter().map(|&h| d.reason(h)).collect();
+        assert!(before.iter().any(|r| *r != MissReason::NeverCached));
+        assert!(before.contains(&MissReason::NeverCached));
+        // The newest departures are all remembered, with their causes.
+        for (i, &h) in hashes.iter().enumerate().skip(590) {
+            let expected = [MissReason::Expired, MissReason::Evicted, MissReason::Removed];
+            assert_eq!(d.reason(h), expected[i % 3]);
+        }
+        d.fit(1000);
+        assert_eq!(d.len(), 1024, "the first power of two at or above the entries");
+        let after: Vec<MissReason> = hashes.iter().map(|&h| d.reason(h)).collect();
+        assert_eq!(before, after, "growing forgets nothing and invents nothing");
+        d.fit(1 << 20);
+        assert_eq!(d.len(), 4096, "never past its bound");
+        let mut small = Departures::new(100);
+        small.fit(1 << 20);
+        assert_eq!(small.len(), 100, "a bound below the initial size is the size");
     }
 
     #[test]

@@ -260,7 +260,8 @@ where
         self
     }
 
-    /// Cells of the departure memory that attributes misses, over all shards (default 64 Ki).
+    /// Most cells of the departure memory that attributes misses, over all shards (default
+    /// 64 Ki; each shard starts at 64 and grows with its entries).
     pub fn departure_memory(mut self, cells: usize) -> Self {
         self.departure_cells = cells;
         self
