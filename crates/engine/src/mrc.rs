@@ -321,6 +321,39 @@ impl MissRatioCurve {
         self.clock = live as u32;
     }
 
+    /// Changes the most keys tracked, reallocating the tables for the new number.
+    ///
+    /// Fewer: the keys with the largest sampling hashes leave the sample and the threshold drops
+    /// below them, as when the set overflows; what was recorded stays (each reference was
+    /// weighted by the rate at its time). More: the set fills up with later keys below the
+    /// threshold (the rate never rises again). `O(n log n)` in the keys tracked.
+    pub fn set_max_samples(&mut self, max_samples: usize) {
+        let max_samples = max_samples.clamp(1, 1 << 30);
+        while self.last.len() > max_samples {
+            let Some(top) = self.by_hash.pop() else {
+                break;
+            };
+            self.threshold = top.saturating_sub(1);
+            self.scale = P / (self.threshold as f64 + 1.0);
+            if let Some(time) = self.last.remove(&top) {
+                self.times.add(time as usize, -1);
+            }
+        }
+        self.max_samples = max_samples;
+        // Renumber the live times `0..n` (as `compact` does) into a tree sized for the new bound.
+        for time in self.last.values_mut() {
+            *time = self.times.prefix(*time as usize);
+        }
+        let live = self.last.len();
+        self.times = Fenwick::new((2 * max_samples).max(64).next_power_of_two());
+        self.times.fill_ones(live);
+        self.clock = live as u32;
+        self.last.shrink_to(max_samples + 1);
+        self.last.reserve(max_samples + 1 - live);
+        self.by_hash.shrink_to(max_samples + 1);
+        self.by_hash.reserve_exact(max_samples + 1 - live);
+    }
+
     /// References recorded since creation or the last [`reset`](Self::reset), sampled or not.
     pub fn references(&self) -> u64 {
         self.references
@@ -379,7 +412,8 @@ impl MissRatioCurve {
         sampling_hash(hash) <= self.threshold
     }
 
-    /// Heap bytes held: fixed at creation (the table and heap are sized for `max_samples`).
+    /// Heap bytes held: fixed at creation and by [`set_max_samples`](Self::set_max_samples)
+    /// (the table and heap are sized for `max_samples`).
     pub fn heap_bytes(&self) -> usize {
         self.last.allocation_size()
             + self.by_hash.capacity() * size_of::<u64>()
@@ -511,6 +545,13 @@ impl SharedMissRatioCurve {
         inner.reset();
         self.threshold.0.store(inner.threshold, Relaxed);
         self.skipped.store(0f64.to_bits(), Relaxed);
+    }
+
+    /// Changes the most keys tracked (see [`MissRatioCurve::set_max_samples`]).
+    pub fn set_max_samples(&self, max_samples: usize) {
+        let mut inner = self.inner.lock();
+        inner.set_max_samples(max_samples);
+        self.threshold.0.store(inner.threshold, Relaxed);
     }
 
     /// A copy of the estimator's current state.
@@ -697,6 +738,53 @@ mod tests {
                 "size {c}: {got} vs {expected}"
             );
         }
+    }
+
+    #[test]
+    fn resizing_keeps_the_sample_consistent_and_the_estimate() {
+        const KEYS: usize = 40_000;
+        let consistent = |mrc: &MissRatioCurve| {
+            assert!(mrc.sampled_keys() <= mrc.max_samples());
+            assert_eq!(mrc.by_hash.len(), mrc.last.len());
+            assert!(mrc.last.keys().all(|&s| s <= mrc.threshold));
+            assert_eq!(mrc.by_hash.peek().copied(), mrc.last.keys().max().copied());
+        };
+        let mut exact = MissRatioCurve::new(KEYS);
+        let mut resized = MissRatioCurve::new(8192);
+        let big = resized.heap_bytes();
+        let mut rng = SplitMix64::new(5);
+        for i in 0..400_000 {
+            if i == 100_000 {
+                resized.set_max_samples(2048);
+                consistent(&resized);
+                assert_eq!(resized.sampled_keys(), 2048);
+                assert!(resized.heap_bytes() < big / 2, "{}", resized.heap_bytes());
+            }
+            if i == 200_000 {
+                resized.set_max_samples(4096);
+                consistent(&resized);
+            }
+            let key = rng.below(KEYS) as u64;
+            exact.record(key);
+            resized.record(key);
+        }
+        consistent(&resized);
+        assert!(resized.sampling_rate() < 0.06);
+        for c in [4000u64, 10_000, 20_000, 30_000, 39_000] {
+            let (got, expected) = (resized.hit_ratio_at(c), exact.hit_ratio_at(c));
+            assert!(
+                (got - expected).abs() < 0.02,
+                "size {c}: {got} vs {expected}"
+            );
+        }
+        // Shared: the lock-free threshold follows the resize.
+        let shared = SharedMissRatioCurve::new(8192);
+        for k in 0..10_000u64 {
+            shared.record(k);
+        }
+        shared.set_max_samples(100);
+        assert_eq!(shared.snapshot().sampled_keys(), 100);
+        assert_eq!(shared.threshold.0.load(Relaxed), shared.snapshot().threshold);
     }
 
     #[test]

@@ -1000,6 +1000,22 @@ where
             .map_or_else(Vec::new, |mrc| mrc.curve(self.stats().lookups(), points))
     }
 
+    /// Changes the most keys the miss-ratio-curve sample tracks (nothing unless enabled with
+    /// [`StoreBuilder::miss_ratio_curve`]); see
+    /// [`MissRatioCurve::set_max_samples`](crate::mrc::MissRatioCurve::set_max_samples).
+    pub fn set_miss_ratio_samples(&self, max_samples: usize) {
+        if let Some(mrc) = &self.miss_ratio_curve {
+            mrc.set_max_samples(max_samples);
+        }
+    }
+
+    /// Heap bytes held by the miss-ratio-curve sample (0 unless enabled).
+    pub fn miss_ratio_curve_bytes(&self) -> usize {
+        self.miss_ratio_curve
+            .as_ref()
+            .map_or(0, SharedMissRatioCurve::heap_bytes)
+    }
+
     /// "With `capacity_multiplier` × the memory, the hit ratio would be X": the estimated LRU
     /// hit ratio (0 to 1) of a cache `capacity_multiplier` times this store's capacity, over the
     /// lookups since the store was built or [`Store::reset_stats`]. `None` unless enabled with

@@ -43,9 +43,28 @@ pub const ENTRY_OVERHEAD: usize = 64;
 /// The budget used when `maxmemory` is 0 (no limit).
 pub const UNLIMITED: u64 = 1 << 48;
 
-/// Keys sampled by the engine's online miss-ratio curve (about 50 bytes each): enough for a
-/// curve within a few points of exact LRU (see `docs/mrc.md`).
+/// Keys sampled by the engine's online miss-ratio curve (about 50 bytes each) without a
+/// `maxmemory`, or with one of at least 28 MB: enough for a curve within a few points of exact
+/// LRU (see `docs/mrc.md`).
 pub const MRC_SAMPLES: usize = 8192;
+
+/// The fewest keys the miss-ratio curve samples, whatever the `maxmemory`.
+pub const MRC_SAMPLES_MIN: usize = 1024;
+
+/// The share of `maxmemory` the miss-ratio curve's sample may take (1/64).
+const MRC_SHARE: u64 = 64;
+
+/// Keys the miss-ratio curve samples under `maxmemory` (0: none): [`MRC_SAMPLES`], or as many
+/// as 1/64 of `maxmemory` pays for at about 53 bytes a key, but at least [`MRC_SAMPLES_MIN`].
+/// A cache of a few megabytes would otherwise spend a tenth of them on the estimate (0.43 MB
+/// for 8,192 keys); with fewer keys the curve's spread is wider (`docs/mrc.md`).
+pub fn mrc_samples(maxmemory: u64) -> usize {
+    if maxmemory == 0 {
+        return MRC_SAMPLES;
+    }
+    let affordable = usize::try_from(maxmemory / MRC_SHARE / 53).unwrap_or(usize::MAX);
+    affordable.clamp(MRC_SAMPLES_MIN, MRC_SAMPLES)
+}
 
 /// Most keys the engine records as expired or evicted between two drains
 /// ([`Keyspace::drain_departures`]); beyond that they are counted as lost.
@@ -253,7 +272,7 @@ impl Keyspace {
             .weigher(move |key: &Key, value: &Value| cap.weigh(key, value))
             .classify(physical_db)
             .clock(Arc::clone(&clock))
-            .miss_ratio_curve(MRC_SAMPLES)
+            .miss_ratio_curve(mrc_samples(maxmemory))
             .record_departures(DEPARTURE_RECORD)
             .build();
         let keyspace = Keyspace {
@@ -288,7 +307,10 @@ impl Keyspace {
         if self.store.policy() != policy.engine_policy() {
             self.store.set_policy(policy.engine_policy());
         }
-        *self.limit.lock() = (maxmemory, policy);
+        let previous = std::mem::replace(&mut *self.limit.lock(), (maxmemory, policy)).0;
+        if mrc_samples(previous) != mrc_samples(maxmemory) {
+            self.store.set_miss_ratio_samples(mrc_samples(maxmemory));
+        }
         self.data_budget.store(maxmemory, Ordering::Relaxed);
         self.writes_check
             .store(Self::writes_check(maxmemory, policy), Ordering::Relaxed);
@@ -842,6 +864,24 @@ mod tests {
         // No maxmemory: no aim.
         let unlimited = Keyspace::new(0, MaxmemoryPolicy::AllKeys(PolicyKind::Lru));
         assert!(!unlimited.freed_pages_over_aim(500_000, u64::MAX));
+    }
+
+    #[test]
+    fn the_miss_ratio_sample_takes_a_small_share_of_a_small_maxmemory() {
+        assert_eq!(mrc_samples(0), MRC_SAMPLES);
+        assert_eq!(mrc_samples(1 << 30), MRC_SAMPLES);
+        assert_eq!(mrc_samples(1_000_000), MRC_SAMPLES_MIN);
+        let policy = MaxmemoryPolicy::AllKeys(PolicyKind::default());
+        let small = 4_767_502;
+        let ks = Keyspace::new(small, policy);
+        let bytes = ks.store().miss_ratio_curve_bytes() as u64;
+        assert!(bytes <= small / 32, "{bytes} bytes under maxmemory {small}");
+        // CONFIG SET maxmemory 0 gives it the full sample, and back again its share.
+        ks.configure(0, policy);
+        let unlimited = ks.store().miss_ratio_curve_bytes() as u64;
+        assert!(unlimited > 4 * bytes, "{unlimited} without maxmemory");
+        ks.configure(small, policy);
+        assert_eq!(ks.store().miss_ratio_curve_bytes() as u64, bytes);
     }
 
     #[test]
