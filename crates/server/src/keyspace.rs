@@ -82,8 +82,8 @@ pub const PREFETCH_BATCH: usize = 32;
 /// The longest key or member [`Keyspace::prefetch`] prefetches.
 pub const PREFETCH_KEY_MAX: usize = 256;
 
-/// `reconcile` aims at `maxmemory` less this fraction (1/32) of it.
-const RECONCILE_MARGIN: u64 = 32;
+/// `reconcile` aims at `maxmemory` less this fraction (1/64) of it.
+const RECONCILE_MARGIN: u64 = 64;
 
 /// What [`Keyspace::reconcile`] aims the process's memory at: `maxmemory` less
 /// [`RECONCILE_MARGIN`].
@@ -339,7 +339,7 @@ impl Keyspace {
     /// bytes it holds and the freed pages it keeps resident), stays within `maxmemory`. Called
     /// at start, on `CONFIG SET`, and `hz` times a second by the server.
     ///
-    /// The aim is `target` = `maxmemory` less a margin of 1/32 (3 %), which absorbs what moves
+    /// The aim is `target` = `maxmemory` less a margin of 1/64 (1.6 %), which absorbs what moves
     /// between two calls (buffers of clients, tables growing). With `D` the data's weight now
     /// and `A` the allocator's bytes:
     /// * over the aim (`A > target`), the budget becomes `D × target / A`: the data is scaled
