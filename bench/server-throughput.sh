@@ -22,7 +22,10 @@
 # than one server. Figures are medians over the rounds; a ratio is the median of the per-round
 # ratios larder ÷ redis. Beside throughput, the script reads each server's CPU time
 # (/proc/PID/stat utime + stime) around each redis-benchmark run: CPU µs per request (SET and
-# GET together) depends much less on other processes' load than requests per second do.
+# GET together) depends much less on other processes' load than requests per second do. It
+# also reports how busy each server and redis-benchmark were (CPU time ÷ wall time of each run):
+# a client at 100 % of its core while the servers idle part of the time means the throughput
+# ratio measures the client.
 # Raw CSVs stay in $CARGO_TARGET_DIR/server-bench/throughput/.
 set -euo pipefail
 source "$(dirname "$0")/server-lib.sh"
@@ -35,6 +38,7 @@ keyspace="${KEYSPACE:-1000000}"
 modes="${MODES:-pinned both}"
 runs="$target/server-bench/throughput"
 logs="$runs/logs"
+TIMEFORMAT='%R %U %S'
 
 if [[ -z "${RENDER_ONLY:-}" ]]; then
     need redis-server redis-benchmark redis-cli taskset python3
@@ -63,9 +67,11 @@ if [[ -z "${RENDER_ONLY:-}" ]]; then
                     [[ $server == larder ]] && port=$larder_port pid=$larder_pid
                     echo "$mode round $round/$rounds: -P $p $server" >&2
                     ticks=$(cpu_ticks "$pid")
-                    pinned "$client_cpus" redis-benchmark -p "$port" -t "$tests" -r "$keyspace" \
-                        -d 32 -c 50 -n "$n" -P "$p" --csv \
-                        >"$runs/$mode-P$p-$server-r$round.csv" 2>>"$logs/benchmark.err"
+                    # bash's `time`: wall, user and system seconds of redis-benchmark itself.
+                    { time pinned "$client_cpus" redis-benchmark -p "$port" -t "$tests" \
+                        -r "$keyspace" -d 32 -c 50 -n "$n" -P "$p" --csv \
+                        >"$runs/$mode-P$p-$server-r$round.csv" 2>>"$logs/benchmark.err"; } \
+                        2>"$runs/$mode-P$p-$server-r$round.time"
                     echo $(($(cpu_ticks "$pid") - ticks)) >"$runs/$mode-P$p-$server-r$round.ticks"
                 done
             done
@@ -161,6 +167,28 @@ if ticks:
             ratios = [b / a for a, b in pairs if a > 0]
             print(f"| {mode} | {p} | {med([a for a, _ in pairs]):.2f} | {med([b for _, b in pairs]):.2f} "
                   f"| {med(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) |")
+    print()
+# How busy each side was: CPU time over wall time of each redis-benchmark run. At -P 1 the
+# single-threaded client can be the one that saturates its core, and then the throughput
+# ratio measures the client, not the servers.
+busy = {}
+for path in glob.glob(os.path.join(root, "*.time")):
+    m = re.match(r"(\w+)-P(\d+)-(\w+)-r(\d+)\.time", os.path.basename(path))
+    fields = open(path).read().split()
+    key = (m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))
+    if len(fields) == 3 and key in ticks and float(fields[0]) > 0:
+        wall, user, system = map(float, fields)
+        busy[key] = (ticks[key] / clk / wall, (user + system) / wall)
+if busy:
+    print("Busy share of a core during each run (CPU time ÷ wall time; medians over rounds):")
+    print()
+    print("| mode | -P | redis server | redis-benchmark against redis | larder server | redis-benchmark against larder |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for mode in modes:
+        for p in sorted({k[1] for k in busy if k[0] == mode}):
+            cell = lambda s, i: med([v[i] for k, v in busy.items() if k[:3] == (mode, p, s)])
+            print(f"| {mode} | {p} | {cell('redis', 0):.0%} | {cell('redis', 1):.0%} "
+                  f"| {cell('larder', 0):.0%} | {cell('larder', 1):.0%} |")
     print()
 for p, test, x, goal, p99 in verdicts:
     tv = "met" if x >= goal else "NOT met"
