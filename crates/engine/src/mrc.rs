@@ -784,7 +784,10 @@ mod tests {
         }
         shared.set_max_samples(100);
         assert_eq!(shared.snapshot().sampled_keys(), 100);
-        assert_eq!(shared.threshold.0.load(Relaxed), shared.snapshot().threshold);
+        assert_eq!(
+            shared.threshold.0.load(Relaxed),
+            shared.snapshot().threshold
+        );
     }
 
     #[test]

@@ -201,7 +201,11 @@ mod tests {
         for i in 10..PAGE {
             small.push(i as u64);
             let spare = small.capacity() - small.len();
-            assert!(spare <= (small.len() / 8).max(4), "{spare} spare at {}", small.len());
+            assert!(
+                spare <= (small.len() / 8).max(4),
+                "{spare} spare at {}",
+                small.len()
+            );
         }
         let mut reserved: Slab<u64> = Slab::with_capacity(3 * PAGE + 5);
         let capacity = reserved.capacity();

@@ -345,18 +345,30 @@ mod tests {
         assert!(before.contains(&MissReason::NeverCached));
         // The newest departures are all remembered, with their causes.
         for (i, &h) in hashes.iter().enumerate().skip(590) {
-            let expected = [MissReason::Expired, MissReason::Evicted, MissReason::Removed];
+            let expected = [
+                MissReason::Expired,
+                MissReason::Evicted,
+                MissReason::Removed,
+            ];
             assert_eq!(d.reason(h), expected[i % 3]);
         }
         d.fit(1000);
-        assert_eq!(d.len(), 1024, "the first power of two at or above the entries");
+        assert_eq!(
+            d.len(),
+            1024,
+            "the first power of two at or above the entries"
+        );
         let after: Vec<MissReason> = hashes.iter().map(|&h| d.reason(h)).collect();
         assert_eq!(before, after, "growing forgets nothing and invents nothing");
         d.fit(1 << 20);
         assert_eq!(d.len(), 4096, "never past its bound");
         let mut small = Departures::new(100);
         small.fit(1 << 20);
-        assert_eq!(small.len(), 100, "a bound below the initial size is the size");
+        assert_eq!(
+            small.len(),
+            100,
+            "a bound below the initial size is the size"
+        );
     }
 
     #[test]
