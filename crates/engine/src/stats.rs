@@ -65,7 +65,7 @@ pub(crate) struct Departures {
 /// Records per bucket.
 const WAYS: usize = 4;
 /// The cells a departure memory starts with (or its bound, if smaller).
-const DEPARTURES_INITIAL: usize = 256;
+const DEPARTURES_INITIAL: usize = 1024;
 
 impl Departures {
     /// A memory that starts small and grows ([`Departures::fit`]) to at most `max` cells
@@ -330,10 +330,10 @@ mod tests {
 
     #[test]
     fn departures_grow_with_their_shard_and_keep_every_record() {
-        let mut d = Departures::new(4096);
+        let mut d = Departures::new(16_384);
         assert_eq!(d.len(), DEPARTURES_INITIAL);
         // More departures than cells: some records are pushed out before the growth.
-        let hashes: Vec<u64> = (1..=600u64)
+        let hashes: Vec<u64> = (1..=2400u64)
             .map(|i| i.wrapping_mul(0xd6e8_feb8_6659_fd93) ^ (i << 40))
             .collect();
         let causes = [Departure::Expired, Departure::Evicted, Departure::Removed];
@@ -344,7 +344,7 @@ mod tests {
         assert!(before.iter().any(|r| *r != MissReason::NeverCached));
         assert!(before.contains(&MissReason::NeverCached));
         // The newest departures are all remembered, with their causes.
-        for (i, &h) in hashes.iter().enumerate().skip(590) {
+        for (i, &h) in hashes.iter().enumerate().skip(2390) {
             let expected = [
                 MissReason::Expired,
                 MissReason::Evicted,
@@ -352,16 +352,16 @@ mod tests {
             ];
             assert_eq!(d.reason(h), expected[i % 3]);
         }
-        d.fit(1000);
+        d.fit(3000);
         assert_eq!(
             d.len(),
-            1024,
+            4096,
             "the first power of two at or above the entries"
         );
         let after: Vec<MissReason> = hashes.iter().map(|&h| d.reason(h)).collect();
         assert_eq!(before, after, "growing forgets nothing and invents nothing");
         d.fit(1 << 20);
-        assert_eq!(d.len(), 4096, "never past its bound");
+        assert_eq!(d.len(), 16_384, "never past its bound");
         let mut small = Departures::new(100);
         small.fit(1 << 20);
         assert_eq!(
