@@ -442,7 +442,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[&[u8]], readonly: bool) {
         }
         for &pattern in &o.gets {
             let value = lookup(ctx, pattern, element).unwrap_or_default();
-            list.push_owned(End::Right, value.into_boxed_slice());
+            list.push_owned(End::Right, value.into());
         }
     }
     let db = ctx.db();

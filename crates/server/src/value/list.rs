@@ -10,27 +10,23 @@
 //! headers (32 bytes a chunk). `OBJECT ENCODING` answers `quicklist`, as Redis 7.0 does for
 //! every list.
 //!
-//! Memory: the count of heap bytes is kept up to date by every change, so
-//! [`List::heap_bytes`] is O(1): each element costs its slot in its chunk (16 bytes, the chunks
-//! after the first allocated whole) plus its allocation (its length rounded up to the
-//! allocator's 8-byte granule), and each chunk a 32-byte header in the ring of chunks.
+//! Memory: an element is a [`StrBytes`], 16 bytes in its chunk's slot, holding up to 14 bytes
+//! inline and longer elements in a buffer of the allocator's size class (the chunks after the
+//! first are allocated whole), and each chunk costs a 32-byte header in the ring of chunks. The
+//! count of heap bytes is kept up to date by every change, so [`List::heap_bytes`] is O(1).
 
+use super::str_bytes::StrBytes;
 use std::collections::VecDeque;
 
 /// Most elements in one chunk (a power of two, so a chunk that grows by doubling fills its
 /// allocation exactly).
 pub const CHUNK: usize = 128;
 
-/// Bytes of one slot of a chunk (a boxed slice: pointer and length).
-const SLOT: usize = std::mem::size_of::<Box<[u8]>>();
+/// Bytes of one slot of a chunk.
+const SLOT: usize = size_of::<StrBytes>();
 
 /// A run of consecutive elements, never empty while in a list.
-type Chunk = VecDeque<Box<[u8]>>;
-
-/// What one element's own allocation costs.
-fn alloc_bytes(len: usize) -> usize {
-    if len == 0 { 0 } else { (len + 7) & !7 }
-}
+type Chunk = VecDeque<StrBytes>;
 
 /// Which end of a list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +46,7 @@ pub struct List {
     len: usize,
     /// Slots allocated over all chunks.
     slots: usize,
-    /// Bytes of the elements' own allocations.
+    /// Heap bytes of the elements' own buffers.
     bytes: usize,
 }
 
@@ -95,13 +91,13 @@ impl List {
 
     /// Adds `element` at `end`.
     pub fn push(&mut self, end: End, element: &[u8]) {
-        self.push_owned(end, element.into());
+        self.push_owned(end, StrBytes::from_slice(element));
     }
 
     /// Adds an owned element at `end`.
-    pub fn push_owned(&mut self, end: End, element: Box<[u8]>) {
+    pub fn push_owned(&mut self, end: End, element: StrBytes) {
         self.len += 1;
-        self.bytes += alloc_bytes(element.len());
+        self.bytes += element.heap_bytes();
         let full = |chunk: Option<&Chunk>| chunk.is_none_or(|c| c.len() >= CHUNK);
         match end {
             End::Left => {
@@ -142,7 +138,7 @@ impl List {
     }
 
     /// Removes the element at `end`.
-    pub fn pop(&mut self, end: End) -> Option<Box<[u8]>> {
+    pub fn pop(&mut self, end: End) -> Option<StrBytes> {
         let chunk = match end {
             End::Left => self.chunks.front_mut(),
             End::Right => self.chunks.back_mut(),
@@ -160,7 +156,7 @@ impl List {
             self.shrink();
         }
         self.len -= 1;
-        self.bytes -= alloc_bytes(element.len());
+        self.bytes -= element.heap_bytes();
         Some(element)
     }
 
@@ -193,7 +189,7 @@ impl List {
     /// The element at `index` (0 is the head).
     pub fn get(&self, index: usize) -> Option<&[u8]> {
         let (at, place) = self.locate(index)?;
-        Some(&self.chunks[at][place])
+        Some(self.chunks[at][place].as_slice())
     }
 
     /// Replaces the element at `index`; `false` when out of range.
@@ -201,9 +197,10 @@ impl List {
         let Some((at, place)) = self.locate(index) else {
             return false;
         };
+        let element = StrBytes::from_slice(element);
         let slot = &mut self.chunks[at][place];
-        self.bytes = self.bytes - alloc_bytes(slot.len()) + alloc_bytes(element.len());
-        *slot = element.into();
+        self.bytes = self.bytes - slot.heap_bytes() + element.heap_bytes();
+        *slot = element;
         true
     }
 
@@ -227,9 +224,10 @@ impl List {
                 place -= CHUNK / 2;
             }
         }
+        let element = StrBytes::from_slice(element);
         self.len += 1;
-        self.bytes += alloc_bytes(element.len());
-        self.change_chunk(at, |chunk| chunk.insert(place, element.into()));
+        self.bytes += element.heap_bytes();
+        self.change_chunk(at, |chunk| chunk.insert(place, element));
     }
 
     /// The index of the first element equal to `element`.
@@ -256,8 +254,8 @@ impl List {
         // Rebuild from the kept elements, in full chunks.
         let old = std::mem::take(self);
         let mut removed = 0;
-        let mut take = |e: &[u8]| {
-            let hit = (count == 0 || removed < count) && e == element;
+        let mut take = |e: &StrBytes| {
+            let hit = (count == 0 || removed < count) && e.as_slice() == element;
             removed += usize::from(hit);
             hit
         };
@@ -350,7 +348,7 @@ impl<'a> Iterator for Iter<'a> {
             place -= self.chunks[at].len();
             at += 1;
         }
-        let element = &self.chunks[at][place];
+        let element = self.chunks[at][place].as_slice();
         self.front = if place + 1 == self.chunks[at].len() {
             (at + 1, 0)
         } else {
@@ -377,7 +375,7 @@ impl DoubleEndedIterator for Iter<'_> {
         }
         place -= 1;
         self.back = (at, place);
-        Some(&self.chunks[at][place])
+        Some(self.chunks[at][place].as_slice())
     }
 }
 
@@ -404,19 +402,22 @@ mod tests {
     /// The heap bytes recomputed from the structure, for comparison with the kept count.
     fn recount(l: &List) -> usize {
         let slots: usize = l.chunks.iter().map(VecDeque::capacity).sum();
-        let bytes: usize = l.iter().map(|e| alloc_bytes(e.len())).sum();
+        let bytes: usize = l.chunks.iter().flatten().map(StrBytes::heap_bytes).sum();
         l.chunks.capacity() * size_of::<Chunk>() + slots * SLOT + bytes
     }
 
     #[test]
     fn heap_bytes_follow_changes() {
         let mut l = List::new();
+        // Up to 14 bytes inline; 15 and 16 in a 16-byte buffer, 17 to 32 in a 32-byte one.
         l.push(End::Left, b"abc");
-        l.push(End::Right, b"0123456789");
+        l.push(End::Right, b"0123456789abcdefghij");
         assert_eq!(l.heap_bytes(), recount(&l));
-        assert_eq!(l.bytes, 8 + 16);
+        assert_eq!(l.bytes, 32);
+        l.set(0, b"0123456789abcdef");
+        assert_eq!(l.bytes, 32 + 16);
         l.set(0, b"");
-        assert_eq!(l.bytes, 16);
+        assert_eq!(l.bytes, 32);
         l.pop(End::Right);
         l.pop(End::Right);
         assert_eq!(l.heap_bytes(), recount(&l));
@@ -431,7 +432,7 @@ mod tests {
         let mut l = list(&["a", "b", "a", "c", "a"]);
         assert_eq!(l.remove_matching(b"a", 0, false), 3);
         assert_eq!(items(&l), ["b", "c"]);
-        assert_eq!(l.bytes, 16);
+        assert_eq!(l.bytes, 0, "short elements are inline");
         assert_eq!(l.remove_matching(b"z", 0, false), 0);
     }
 
@@ -478,7 +479,9 @@ mod tests {
         let mut model: VecDeque<Box<[u8]>> = VecDeque::new();
         let mut longest = 0;
         for step in 0..20_000u32 {
-            let element: Box<[u8]> = (step % 50).to_string().into_bytes().into();
+            // 50 distinct values, some inline (up to 14 bytes) and some in buffers.
+            let v = (step % 50) as usize;
+            let element: Box<[u8]> = format!("{v}:{}", "x".repeat(v)).into_bytes().into();
             let index = if model.is_empty() {
                 0
             } else {
@@ -493,8 +496,8 @@ mod tests {
                     l.push(End::Left, &element);
                     model.push_front(element);
                 }
-                50..=59 => assert_eq!(l.pop(End::Left), model.pop_front()),
-                60..=69 => assert_eq!(l.pop(End::Right), model.pop_back()),
+                50..=59 => assert_eq!(l.pop(End::Left).as_deref(), model.pop_front().as_deref()),
+                60..=69 => assert_eq!(l.pop(End::Right).as_deref(), model.pop_back().as_deref()),
                 70..=84 => {
                     l.insert(index, &element);
                     model.insert(index, element);
