@@ -154,7 +154,7 @@ pub struct ShardConfig<K, V> {
     /// Where time comes from.
     pub clock: Arc<dyn Clock>,
     /// Most cells of the departure memory used to attribute misses (4 bytes each); it starts
-    /// at 64 and doubles while the shard has more slots than cells.
+    /// at 1,024 (or this bound) and doubles while it has fewer than two cells per slot.
     pub departure_cells: usize,
     /// Seed for the randomised decisions (random eviction, expiry sampling).
     pub seed: u64,

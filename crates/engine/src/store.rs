@@ -261,7 +261,7 @@ where
     }
 
     /// Most cells of the departure memory that attributes misses, over all shards (default
-    /// 64 Ki; each shard starts at 64 and grows with its entries).
+    /// 64 Ki; each shard starts at 1,024 cells and grows with its entries).
     pub fn departure_memory(mut self, cells: usize) -> Self {
         self.departure_cells = cells;
         self

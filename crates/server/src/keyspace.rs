@@ -54,6 +54,10 @@ pub const MRC_SAMPLES_MIN: usize = 1024;
 /// The share of `maxmemory` the miss-ratio curve's sample may take (1/64).
 const MRC_SHARE: u64 = 64;
 
+/// Heap bytes per sampled key of the miss-ratio curve, table, heap and tree together
+/// (`docs/mrc.md`: 53 bytes at 8,192 samples).
+const MRC_BYTES_PER_SAMPLE: u64 = 53;
+
 /// Keys the miss-ratio curve samples under `maxmemory` (0: none): [`MRC_SAMPLES`], or as many
 /// as 1/64 of `maxmemory` pays for at about 53 bytes a key, but at least [`MRC_SAMPLES_MIN`].
 /// A cache of a few megabytes would otherwise spend a tenth of them on the estimate (0.43 MB
@@ -62,7 +66,8 @@ pub fn mrc_samples(maxmemory: u64) -> usize {
     if maxmemory == 0 {
         return MRC_SAMPLES;
     }
-    let affordable = usize::try_from(maxmemory / MRC_SHARE / 53).unwrap_or(usize::MAX);
+    let affordable =
+        usize::try_from(maxmemory / MRC_SHARE / MRC_BYTES_PER_SAMPLE).unwrap_or(usize::MAX);
     affordable.clamp(MRC_SAMPLES_MIN, MRC_SAMPLES)
 }
 
