@@ -88,17 +88,21 @@ import csv, glob, os, re, statistics, sys
 
 root = sys.argv[1]
 n = int(open(os.path.join(root, "n")).read())
+
+def per_run(ext):
+    """The files MODE-PP-SERVER-rROUND.EXT, by (mode, p, server, round): their text."""
+    found = {}
+    for path in glob.glob(os.path.join(root, f"*.{ext}")):
+        m = re.match(rf"(\w+)-P(\d+)-(\w+)-r(\d+)\.{ext}$", os.path.basename(path))
+        if m:
+            key = (m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))
+            found[key] = open(path).read()
+    return found
+
 rows = {}  # (mode, p, server, round, test) -> dict
-for path in glob.glob(os.path.join(root, "*.csv")):
-    m = re.match(r"(\w+)-P(\d+)-(\w+)-r(\d+)\.csv", os.path.basename(path))
-    if not m:
-        continue
-    mode, p, server, rnd = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
-    with open(path) as f:
-        for row in csv.DictReader(f):
-            rows[(mode, p, server, rnd, row["test"])] = {
-                k: float(v) for k, v in row.items() if k != "test"
-            }
+for run, text in per_run("csv").items():
+    for row in csv.DictReader(text.splitlines()):
+        rows[(*run, row["test"])] = {k: float(v) for k, v in row.items() if k != "test"}
 
 def test_order(name):
     order = ["SET", "GET", "LPUSH", "RPUSH", "LPOP", "RPOP", "SADD", "HSET", "SPOP", "ZADD",
@@ -149,10 +153,7 @@ for mode in modes:
                     verdicts.append((p, test, med(ratios), goal, med(p99r)))
 print()
 clk = int(open(os.path.join(root, "clk_tck")).read()) if os.path.exists(os.path.join(root, "clk_tck")) else 100
-ticks = {}
-for path in glob.glob(os.path.join(root, "*.ticks")):
-    m = re.match(r"(\w+)-P(\d+)-(\w+)-r(\d+)\.ticks", os.path.basename(path))
-    ticks[(m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))] = int(open(path).read())
+ticks = {run: int(text) for run, text in per_run("ticks").items()}
 if ticks:
     print("Server CPU time per request (user + system, every test together; µs):")
     print()
@@ -172,13 +173,11 @@ if ticks:
 # single-threaded client can be the one that saturates its core, and then the throughput
 # ratio measures the client, not the servers.
 busy = {}
-for path in glob.glob(os.path.join(root, "*.time")):
-    m = re.match(r"(\w+)-P(\d+)-(\w+)-r(\d+)\.time", os.path.basename(path))
-    fields = open(path).read().split()
-    key = (m.group(1), int(m.group(2)), m.group(3), int(m.group(4)))
-    if len(fields) == 3 and key in ticks and float(fields[0]) > 0:
+for run, text in per_run("time").items():
+    fields = text.split()
+    if len(fields) == 3 and run in ticks and float(fields[0]) > 0:
         wall, user, system = map(float, fields)
-        busy[key] = (ticks[key] / clk / wall, (user + system) / wall)
+        busy[run] = (ticks[run] / clk / wall, (user + system) / wall)
 if busy:
     print("Busy share of a core during each run (CPU time ÷ wall time; medians over rounds):")
     print()

@@ -84,6 +84,23 @@ pub const HOT_KEY_WINDOW_MS: u64 = 60_000;
 /// Most requests of a pipelined batch that [`Keyspace::prefetch`] is given at once.
 pub const PREFETCH_BATCH: usize = 32;
 
+/// Runs `each` on every item, in order, having `prefetch` first ask for the entries of each
+/// chunk of [`PREFETCH_BATCH`] items: a command that names many fields or members of one
+/// collection (`HMGET`, `SMISMEMBER`, `ZMSCORE`) then overlaps their cache misses as a pipelined
+/// batch does.
+pub fn in_prefetched_chunks<'a>(
+    items: &[&'a [u8]],
+    prefetch: impl Fn(&[&'a [u8]]),
+    mut each: impl FnMut(&'a [u8]),
+) {
+    for chunk in items.chunks(PREFETCH_BATCH) {
+        prefetch(chunk);
+        for &item in chunk {
+            each(item);
+        }
+    }
+}
+
 /// The longest key or member [`Keyspace::prefetch`] prefetches.
 pub const PREFETCH_KEY_MAX: usize = 256;
 

@@ -228,8 +228,12 @@ impl Shared {
     ///
     /// [`AllocatorStats::held`]: crate::memory::AllocatorStats::held
     pub fn used_memory(&self) -> u64 {
-        let used = crate::memory::allocator_stats()
-            .map_or_else(|| self.keyspace.store().weighted_size(), |a| a.held());
+        self.used_memory_of(crate::memory::allocator_stats())
+    }
+
+    /// [`Shared::used_memory`] from allocator figures already read (`None`: without them).
+    pub fn used_memory_of(&self, allocator: Option<crate::memory::AllocatorStats>) -> u64 {
+        let used = allocator.map_or_else(|| self.keyspace.store().weighted_size(), |a| a.held());
         self.peak_memory.fetch_max(used, Ordering::Relaxed);
         used
     }

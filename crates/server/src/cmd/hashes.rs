@@ -9,7 +9,7 @@
 
 use super::{Ctx, Spec, err, flag, int_arg};
 use crate::events::class;
-use crate::keyspace::PREFETCH_BATCH;
+use crate::keyspace::in_prefetched_chunks;
 use crate::value::collection::Collection;
 use crate::value::hash::{Hash, Limits};
 use crate::value::long_double::LongDouble;
@@ -368,17 +368,14 @@ fn hmget(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         },
         |hash, r| {
             r.array(fields.len());
-            // The fields are known up front: prefetch each chunk's entries before reading them
-            // (as MGET does for keys).
-            for chunk in fields.chunks(PREFETCH_BATCH) {
-                hash.prefetch_fields(chunk);
-                for field in chunk {
-                    match hash.get(field) {
-                        Some(value) => r.bulk(value),
-                        None => r.null(),
-                    }
-                }
-            }
+            in_prefetched_chunks(
+                fields,
+                |chunk| hash.prefetch_fields(chunk),
+                |field| match hash.get(field) {
+                    Some(value) => r.bulk(value),
+                    None => r.null(),
+                },
+            );
         },
     );
 }

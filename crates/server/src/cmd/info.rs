@@ -226,8 +226,7 @@ pub fn memory_figures(ctx: &Ctx<'_>) -> MemoryFigures {
     let shared = ctx.shared;
     let allocator = memory::allocator_stats();
     let data = shared.keyspace.store().weighted_size();
-    let used = allocator.map_or(data, |a| a.held());
-    shared.peak_memory.fetch_max(used, Ordering::Relaxed);
+    let used = shared.used_memory_of(allocator);
     MemoryFigures {
         used,
         rss: memory::rss().unwrap_or(0),

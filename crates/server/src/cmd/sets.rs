@@ -12,7 +12,7 @@ use super::hashes::{
 };
 use super::{Ctx, Spec, err, flag, int_arg};
 use crate::events::class;
-use crate::keyspace::PREFETCH_BATCH;
+use crate::keyspace::in_prefetched_chunks;
 use crate::value::set::{Member, Set};
 use crate::value::{IntBuf, Value};
 use larder_engine::{InsertError, NEVER};
@@ -271,13 +271,11 @@ fn smismember(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
         },
         |set, r| {
             r.array(members.len());
-            // Prefetched chunk by chunk, as HMGET's fields.
-            for chunk in members.chunks(PREFETCH_BATCH) {
-                set.prefetch_members(chunk);
-                for member in chunk {
-                    r.integer(i64::from(set.contains(member)));
-                }
-            }
+            in_prefetched_chunks(
+                members,
+                |chunk| set.prefetch_members(chunk),
+                |member| r.integer(i64::from(set.contains(member))),
+            );
         },
     );
 }

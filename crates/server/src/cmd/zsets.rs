@@ -8,7 +8,7 @@
 use super::{Ctx, Spec, err, flag, int_arg};
 use crate::blocking::{self, TimeoutReply};
 use crate::events::class;
-use crate::keyspace::PREFETCH_BATCH;
+use crate::keyspace::in_prefetched_chunks;
 use crate::value::table::random_below;
 use crate::value::zset::{Limits, ZSet};
 use crate::value::{Set, Value};
@@ -839,16 +839,14 @@ fn zmscore(ctx: &mut Ctx<'_>, args: &[&[u8]]) {
     let members = &args[2..];
     let Ok(found) = with_zset(ctx, args[1], |z, reply| {
         reply.array(members.len());
-        // Prefetched chunk by chunk, as HMGET's fields.
-        for chunk in members.chunks(PREFETCH_BATCH) {
-            z.prefetch_members(chunk);
-            for m in chunk {
-                match z.score(m) {
-                    Some(s) => reply.double(s),
-                    None => reply.null(),
-                }
-            }
-        }
+        in_prefetched_chunks(
+            members,
+            |chunk| z.prefetch_members(chunk),
+            |m| match z.score(m) {
+                Some(s) => reply.double(s),
+                None => reply.null(),
+            },
+        );
     }) else {
         return;
     };

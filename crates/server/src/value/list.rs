@@ -121,11 +121,11 @@ impl List {
     /// allocated whole.
     fn new_chunk(&mut self) -> Chunk {
         if self.chunks.is_empty() {
-            Chunk::new()
-        } else {
-            self.slots += CHUNK;
-            Chunk::with_capacity(CHUNK)
+            return Chunk::new();
         }
+        let chunk = Chunk::with_capacity(CHUNK);
+        self.slots += chunk.capacity();
+        chunk
     }
 
     /// Runs `change` on chunk `at`, keeping the count of slots.
