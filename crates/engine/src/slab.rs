@@ -5,16 +5,18 @@
 //! the new one is spare. In a server whose shards fill evenly, all of them double within moments
 //! of each other, so the process's memory jumps by the size of every slab together — 24 MB at
 //! 600,000 entries of 48 bytes in 32 shards — which a `maxmemory` limit has to absorb, and
-//! then keeps as slack. Here the first [`PAGE`] elements grow by an eighth at a time (a small
-//! shard stays small, with at most an eighth of its slots spare) and every later page is
-//! allocated at its full size once: growth costs one page, the spare room is less than a page,
-//! and no element past the first page is ever copied. A server of 32 shards under a small
-//! `maxmemory` holds a few hundred entries per shard: doubling would leave up to half of those
-//! slots spare in every shard (260 KB of 4.5 MB at 340 entries of 48 bytes per shard).
+//! then keeps as slack. Here the first [`FIRST_MAX`] elements grow by an eighth at a time (a
+//! small shard stays small, with at most an eighth of its slots spare; a growth copies at most
+//! 96 KB of 48-byte slots) and every later page is allocated at its full size once: growth
+//! costs one page, the spare room is less than a page, and no element past the first part is
+//! ever copied. A server of 32 shards under a small `maxmemory` holds a few hundred entries per
+//! shard: doubling would leave up to half of those slots spare in every shard (260 KB of 4.5 MB
+//! at 340 entries of 48 bytes per shard), and a first part of one page followed by pages up to
+//! a page (158 KB at 409 entries per shard, 12 bytes per entry).
 //!
 //! Reading an element costs one more load than a `Vec` (the page's address, from a directory of
 //! one pointer per page, which stays in cache), unless it lies in the first part, which is one
-//! allocation: the first [`PAGE`] elements, or as many as were reserved before any page.
+//! allocation: the first [`FIRST_MAX`] elements, or as many as were reserved before any page.
 
 use std::ops::{Index, IndexMut};
 
@@ -22,10 +24,12 @@ use std::ops::{Index, IndexMut};
 /// stays small beside the memory of a small server.
 pub const PAGE: usize = 256;
 const SHIFT: u32 = PAGE.trailing_zeros();
+/// Elements the first part grows to, an eighth at a time, before pages follow.
+pub const FIRST_MAX: usize = 8 * PAGE;
 
 /// A paged vector (see the [module docs](self)).
 ///
-/// The first elements live in one `Vec`, `first`, which grows by an eighth up to [`PAGE`], or
+/// The first elements live in one `Vec`, `first`, which grows by an eighth up to [`FIRST_MAX`], or
 /// to whatever [`Slab::reserve`] asks for while no page exists (a cache that reserves its
 /// capacity up front keeps every slot there, and reads it without the page directory's load).
 /// Once `first` is full at that size it never changes again; the elements after it live in
@@ -33,6 +37,8 @@ const SHIFT: u32 = PAGE.trailing_zeros();
 #[derive(Debug)]
 pub struct Slab<T> {
     first: Vec<T>,
+    /// The size `first` grows to: [`FIRST_MAX`], or the size a reservation gave it.
+    first_max: usize,
     pages: Vec<Vec<T>>,
     len: usize,
 }
@@ -41,6 +47,7 @@ impl<T> Default for Slab<T> {
     fn default() -> Self {
         Slab {
             first: Vec::new(),
+            first_max: FIRST_MAX,
             pages: Vec::new(),
             len: 0,
         }
@@ -62,6 +69,7 @@ impl<T> Slab<T> {
         if self.pages.is_empty() {
             if target > self.first.capacity() {
                 self.first.reserve_exact(target - self.first.len());
+                self.first_max = self.first.capacity();
             }
             return;
         }
@@ -92,8 +100,8 @@ impl<T> Slab<T> {
                 self.len += 1;
                 return;
             }
-            if first.capacity() < PAGE {
-                let grown = (first.len() + (first.len() / 8).max(4)).min(PAGE);
+            if first.capacity() < self.first_max {
+                let grown = (first.len() + (first.len() / 8).max(4)).min(self.first_max);
                 first.reserve_exact(grown - first.len());
                 first.push(value);
                 self.len += 1;
@@ -169,7 +177,7 @@ mod tests {
     fn indexes_like_a_vec_and_grows_one_page_at_a_time() {
         let mut slab = Slab::default();
         let mut model = Vec::new();
-        for i in 0..5 * PAGE + 17 {
+        for i in 0..FIRST_MAX + 5 * PAGE + 17 {
             slab.push(i * 3);
             model.push(i * 3);
             assert!(
@@ -197,8 +205,8 @@ mod tests {
             small.push(i);
         }
         assert!(small.capacity() < 32, "{}", small.capacity());
-        // Up to a page, the spare room is at most an eighth of the elements (or 4).
-        for i in 10..PAGE {
+        // Up to FIRST_MAX, the spare room is at most an eighth of the elements (or 4).
+        for i in 10..FIRST_MAX {
             small.push(i as u64);
             let spare = small.capacity() - small.len();
             assert!(
