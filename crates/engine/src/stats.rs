@@ -6,13 +6,16 @@
 //! grows, and `hits + misses` equals the number of lookups once writers are quiet.
 //!
 //! Why a key missed is answered by a small memory of departures: when an entry leaves (expired,
-//! evicted or removed) a 30-bit fingerprint of its key and the cause are written into a table of
-//! `u32`s in buckets of four, the newest first. A later miss on that key finds its fingerprint
+//! evicted or removed) a 14-bit fingerprint of its key and the cause are written into a table of
+//! `u16`s in buckets of four, the newest first. A later miss on that key finds its fingerprint
 //! and is counted under that cause; a key never seen, or whose record was pushed out of its
 //! bucket by four later departures mapping there, counts as "never cached". The table grows with
-//! its shard, doubling while it has fewer than two cells per slot, up to a fixed bound (4 bytes a
+//! its shard, doubling while it has fewer than two cells per slot, up to a fixed bound (2 bytes a
 //! cell): the attribution is exact for the recent departures, about as many as the shard's
-//! entries, degrades gracefully beyond, and a small shard spends little on it. Doubling loses
+//! entries, degrades gracefully beyond, and a small shard spends little on it. A key never
+//! stored matches one of the four fingerprints of its bucket once in 4,096 misses, and is then
+//! counted under that record's cause: the price of 2-byte cells, which matters in a statistic
+//! and nowhere else. Doubling loses
 //! nothing: a key's bucket in the doubled table is one of the two its old bucket becomes, and
 //! both keep the old records.
 
@@ -43,7 +46,7 @@ pub enum Departure {
 }
 
 impl Departure {
-    fn code(self) -> u32 {
+    fn code(self) -> u16 {
         match self {
             Departure::Expired => 1,
             Departure::Evicted => 2,
@@ -57,7 +60,7 @@ impl Departure {
 pub(crate) struct Departures {
     /// Buckets of [`WAYS`] records, the newest first; 0 is an empty cell (a record's cause code
     /// is never 0).
-    cells: Box<[u32]>,
+    cells: Box<[u16]>,
     /// The most cells it grows to.
     max: usize,
 }
@@ -112,9 +115,12 @@ impl Departures {
         ((u128::from(hash.wrapping_mul(0x9E37_79B9_7F4A_7C15)) * buckets) >> 64) as usize * WAYS
     }
 
+    /// 14 bits of the key, above the cause's two: the top bits of another odd multiple of the
+    /// hash, so that they depend on every bit of it (see [`Departures::bucket`]) and not on the
+    /// bucket's.
     #[inline]
-    fn fingerprint(hash: u64) -> u32 {
-        ((hash >> 32) as u32) << 2
+    fn fingerprint(hash: u64) -> u16 {
+        ((hash.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 50) as u16) << 2
     }
 
     /// Records that the key with this hash left, and why: replaces the key's own record if its
@@ -152,7 +158,7 @@ impl Departures {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.cells.len() * 4
+        self.cells.len() * size_of::<u16>()
     }
 }
 

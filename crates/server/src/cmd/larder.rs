@@ -126,6 +126,7 @@ pub fn figures(ctx: &Ctx<'_>) -> Figures {
             ("data_bytes", s.weighted_size),
             ("data_budget", budget),
             ("entry_overhead", ENTRY_OVERHEAD as u64),
+            ("engine_bytes", keyspace.store().heap_bytes() as u64),
             ("hits", s.hits),
             ("misses", s.misses.total()),
             ("misses_never_cached", s.misses.never_cached),
