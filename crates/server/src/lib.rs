@@ -19,6 +19,11 @@
 //! * [`value`] — what a key holds: strings, and hashes, lists, sets and sorted sets, each with
 //!   a compact encoding for small collections and a large one (the slab table
 //!   [`value::table`], whose entries never move, so `SCAN` cursors keep Redis's guarantee).
+//!   String bytes are [`value::StrBytes`]: up to 14 inline, up to 128 in jemalloc's size
+//!   classes, 129 to 256 in blocks of the [`value::arena`] (8 bytes apart where jemalloc's
+//!   classes are 32 apart), longer in a boxed slice. The arena and `StrBytes` are the server's
+//!   `unsafe` code besides two jemalloc controls; the arena's pages are bounded by the blocks in
+//!   use plus one empty page per block size and the room scattered frees leave.
 //! * [`events`] — the one hook every write calls ([`cmd::Ctx::modified`]), which feeds
 //!   [`watch`] (`WATCH`), [`tracking`] (client-side caching invalidations), [`notify`]
 //!   (keyspace notifications) and [`blocking`] (clients blocked in `BLPOP`, `BZPOPMIN`, ...,

@@ -17,18 +17,27 @@ pub struct AllocatorStats {
     pub cached: u64,
     /// Bytes in pages with at least one allocation (`stats.active`).
     pub active: u64,
+    /// Of the bytes allocated, those in free blocks of the string arena's pages
+    /// ([`ArenaStats::free_bytes`](crate::value::arena::ArenaStats::free_bytes)).
+    pub arena_free: u64,
     /// Bytes of allocator memory mapped and resident (`stats.resident`).
     pub resident: u64,
 }
 
 impl AllocatorStats {
-    /// Bytes the program holds: [`AllocatorStats::allocated`] less the threads' caches. This is
-    /// what Redis's `used_memory` counts (its own count of live allocations), and what
-    /// `INFO memory`'s `used_memory` reports here. A thread's cache of freed blocks (up to
-    /// hundreds of kilobytes per thread) is the allocator's, not data; counting it made an
-    /// idle server look twice its size.
+    /// Bytes the program holds: [`AllocatorStats::allocated`] less the threads' caches and the
+    /// string arena's free blocks. This is what Redis's `used_memory` counts (its own count of
+    /// live allocations), and what `INFO memory`'s `used_memory` reports here. A thread's cache
+    /// of freed blocks (up to hundreds of kilobytes per thread) is the allocator's, not data;
+    /// counting it made an idle server look twice its size. The arena's free blocks are room
+    /// in its pages, as the free regions of jemalloc's own slabs are (which `stats.allocated`
+    /// leaves out): counted, they kept `used_memory` at its peak after evictions scattered over
+    /// the pages, and the reconciliation cut the data budget again and again to make up for
+    /// memory that eviction could not give back.
     pub fn held(&self) -> u64 {
-        self.allocated.saturating_sub(self.cached)
+        self.allocated
+            .saturating_sub(self.cached)
+            .saturating_sub(self.arena_free)
     }
 
     /// The bytes `maxmemory` is held to ([`Keyspace::reconcile`]): what the program holds
@@ -139,6 +148,7 @@ mod jemalloc {
             cached: thread_caches().unwrap_or(0) as u64,
             active: stats::active::read().ok()? as u64,
             resident: stats::resident::read().ok()? as u64,
+            arena_free: crate::value::arena::ARENA.stats().free_bytes as u64,
         })
     }
 
@@ -268,6 +278,7 @@ mod tests {
             cached: 0,
             active,
             resident,
+            arena_free: 0,
         };
         // At start: 2 MB resident beyond the active pages; that part is the idle baseline.
         let start = at(1_000_000, 1_200_000, 3_200_000);

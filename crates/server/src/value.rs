@@ -3,6 +3,7 @@
 //! A string that is the canonical decimal form of a 64-bit integer is kept as that integer
 //! (Redis's `int` encoding): 8 bytes instead of a heap buffer, and `INCR` works on it directly.
 
+pub mod arena;
 pub mod collection;
 pub mod hash;
 pub mod list;

@@ -112,6 +112,7 @@ pub fn figures(ctx: &Ctx<'_>) -> Figures {
         MaxmemoryPolicy::Volatile(_) => "volatile-sampling".to_owned(),
         MaxmemoryPolicy::NoEviction => "none".to_owned(),
     };
+    let arena = crate::value::arena::ARENA.stats();
     let budget = if maxmemory == 0 {
         0
     } else {
@@ -127,6 +128,8 @@ pub fn figures(ctx: &Ctx<'_>) -> Figures {
             ("data_budget", budget),
             ("entry_overhead", ENTRY_OVERHEAD as u64),
             ("engine_bytes", keyspace.store().heap_bytes() as u64),
+            ("string_arena_bytes", arena.bytes() as u64),
+            ("string_arena_blocks", arena.blocks as u64),
             ("hits", s.hits),
             ("misses", s.misses.total()),
             ("misses_never_cached", s.misses.never_cached),

@@ -2,33 +2,43 @@
 //!
 //! A `Box<[u8]>` is a pointer and a length (16 bytes) and leaves no room in a [`Value`] for the
 //! tag, so a value holding one is 24 bytes. `StrBytes` keeps the length beside a *thin* pointer
-//! instead, to a buffer of one of the allocator's size classes (jemalloc's 16 to 256 bytes): the
-//! buffer's size is known from the variant, the string's length is stored in the spare bytes
-//! next to the tag, and a `Value` holding it stays at 16 bytes. That saves 8 bytes in every
-//! entry's slot; the buffer costs what the allocator would have charged for an exact-size one.
+//! instead, to a buffer whose size is known from the variant and the length, which is stored in
+//! the spare bytes next to the tag; a `Value` holding it stays at 16 bytes. That saves 8 bytes in
+//! every entry's slot.
 //!
 //! * up to [`INLINE`] bytes: inline, no allocation;
-//! * up to 256 bytes: a `Box<[u8; N]>` for the smallest class `N` that holds it; an in-place
-//!   edit (`SETRANGE`, `SETBIT`) may use the rest of the buffer without reallocating;
+//! * up to 128 bytes: a `Box<[u8; N]>` for the smallest of jemalloc's size classes `N` (16 bytes
+//!   apart) that holds it; each class is its own array type;
+//! * 129 to 256 bytes: a block of the [string arena](super::arena), the length rounded up to 8
+//!   bytes (jemalloc's classes are 32 bytes apart there: a 200-byte value took 224 bytes, it
+//!   now takes 203 with its share of the arena's page);
 //! * longer: a boxed `Box<[u8]>`, whose 16-byte outer box is under 7 % of the string.
 //!
-//! No `unsafe`: each class is its own array type.
+//! The length of a `StrBytes` never changes (an edit in place, `SETRANGE` or `SETBIT` within the
+//! string, rewrites bytes; anything longer builds a new one), which is what lets the arena's
+//! block be found again from the length alone.
+//!
+//! The arena's blocks are raw pointers: this module reads, writes and frees them in `unsafe`
+//! blocks, each with its reason beside it (see the arena's "Safety" section).
+#![allow(unsafe_code)]
 //!
 //! [`Value`]: super::Value
 
+use super::arena::{self, ARENA, Block};
 use larder_engine::prefetch::prefetch;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::ptr::NonNull;
 
 /// The longest string kept inline, without an allocation.
 pub const INLINE: usize = 14;
 
-/// The longest string kept in a size-class buffer; longer ones are boxed slices.
-pub const LARGEST_CLASS: usize = 256;
+/// The longest string kept in a size-class buffer or an arena block; longer ones are boxed
+/// slices.
+pub const LARGEST_CLASS: usize = arena::LARGEST;
 
 macro_rules! size_classes {
     ($($class:ident = $size:literal),* $(,)?) => {
-        #[derive(Clone)]
         enum Repr {
             /// `bytes[..len]` is the string.
             Inline { len: u8, bytes: [u8; INLINE] },
@@ -36,6 +46,8 @@ macro_rules! size_classes {
                 /// `bytes[..len]` is the string, `len` over the next smaller class.
                 $class { len: u16, bytes: Box<[u8; $size]> },
             )*
+            /// `len` bytes at `ptr`, in an arena block (see [`super::arena`]).
+            Arena { len: u16, page: u32, ptr: NonNull<u8> },
             /// A string over [`LARGEST_CLASS`] bytes.
             Large(Box<Box<[u8]>>),
         }
@@ -56,6 +68,13 @@ macro_rules! size_classes {
                         return StrBytes(Repr::$class { len: len as u16, bytes });
                     }
                 )*
+                if len <= arena::LARGEST {
+                    let Block { page, ptr } = ARENA.alloc(len);
+                    // SAFETY: the block holds at least `len` bytes, is fresh, and cannot overlap
+                    // `src`, which is borrowed.
+                    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), ptr.as_ptr(), len) };
+                    return StrBytes(Repr::Arena { len: len as u16, page, ptr });
+                }
                 StrBytes(Repr::Large(Box::new(src.into())))
             }
 
@@ -65,6 +84,10 @@ macro_rules! size_classes {
                 match &self.0 {
                     Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
                     $(Repr::$class { len, bytes } => &bytes[..usize::from(*len)],)*
+                    // SAFETY: the block holds `len` initialised bytes, owned by `self`.
+                    Repr::Arena { len, ptr, .. } => unsafe {
+                        std::slice::from_raw_parts(ptr.as_ptr(), usize::from(*len))
+                    },
                     Repr::Large(bytes) => bytes,
                 }
             }
@@ -75,6 +98,10 @@ macro_rules! size_classes {
                 match &mut self.0 {
                     Repr::Inline { len, bytes } => &mut bytes[..usize::from(*len)],
                     $(Repr::$class { len, bytes } => &mut bytes[..usize::from(*len)],)*
+                    // SAFETY: as in `as_slice`, borrowed mutably through `self`.
+                    Repr::Arena { len, ptr, .. } => unsafe {
+                        std::slice::from_raw_parts_mut(ptr.as_ptr(), usize::from(*len))
+                    },
                     Repr::Large(bytes) => bytes,
                 }
             }
@@ -86,16 +113,19 @@ macro_rules! size_classes {
                 match &self.0 {
                     Repr::Inline { .. } => {}
                     $(Repr::$class { bytes, .. } => prefetch(&**bytes),)*
+                    // SAFETY: the block's first byte is initialised and owned by `self`.
+                    Repr::Arena { ptr, .. } => prefetch(unsafe { ptr.as_ref() }),
                     Repr::Large(bytes) => prefetch(&**bytes),
                 }
             }
 
-            /// The heap bytes held: the buffer's size class, or a large string's length and
-            /// its 16-byte outer box; 0 inline.
+            /// The heap bytes held: the buffer's size class, an arena block with its share of
+            /// the page, or a large string's length and its 16-byte outer box; 0 inline.
             pub fn heap_bytes(&self) -> usize {
                 match &self.0 {
                     Repr::Inline { .. } => 0,
                     $(Repr::$class { .. } => $size,)*
+                    Repr::Arena { len, .. } => arena::charged_bytes(usize::from(*len)),
                     Repr::Large(bytes) => size_of::<Box<[u8]>>() + bytes.len(),
                 }
             }
@@ -112,15 +142,38 @@ size_classes! {
     C96 = 96,
     C112 = 112,
     C128 = 128,
-    C160 = 160,
-    C192 = 192,
-    C224 = 224,
-    C256 = 256,
 }
 
 /// A string value's bytes (see the [module docs](self)).
-#[derive(Clone)]
 pub struct StrBytes(Repr);
+
+// SAFETY: a `StrBytes` owns its arena block as a `Box` owns its buffer: no other value points
+// to it, and it is read through `&self` and written through `&mut self` only.
+unsafe impl Send for StrBytes {}
+// SAFETY: as above; `&StrBytes` only reads.
+unsafe impl Sync for StrBytes {}
+
+impl Drop for StrBytes {
+    fn drop(&mut self) {
+        if let Repr::Arena { len, page, ptr } = self.0 {
+            // SAFETY: the block came from `ARENA.alloc(len)` and `len` never changes; it is
+            // freed once, here.
+            unsafe { ARENA.free(Block { page, ptr }, usize::from(len)) };
+        }
+    }
+}
+
+impl Clone for StrBytes {
+    fn clone(&self) -> StrBytes {
+        match &self.0 {
+            Repr::Inline { len, bytes } => StrBytes(Repr::Inline {
+                len: *len,
+                bytes: *bytes,
+            }),
+            _ => StrBytes::from_slice(self),
+        }
+    }
+}
 
 impl Deref for StrBytes {
     type Target = [u8];
@@ -199,7 +252,9 @@ mod tests {
         assert_eq!(heap(INLINE + 1), 16);
         assert_eq!(heap(32), 32);
         assert_eq!(heap(33), 48);
-        assert_eq!(heap(129), 160);
+        assert_eq!(heap(128), 128);
+        assert_eq!(heap(129), 137, "120 blocks of 136 bytes in a 16 KB page");
+        assert_eq!(heap(200), 203);
         assert_eq!(heap(LARGEST_CLASS), 256);
         assert_eq!(heap(LARGEST_CLASS + 1), 16 + 257);
     }
