@@ -15,8 +15,10 @@
 //!   many blocks as fit (64 of 256 bytes, 81 of 200, 120 of 136). Its header lives in the
 //!   class's table of pages, not in the page: a block is found by its page's number, which the
 //!   owner keeps beside the pointer ([`Block`]).
-//! * A page hands out blocks never used yet in order, then the blocks freed into it, through a
-//!   free list threaded through the free blocks (a 2-byte index in each).
+//! * A page's header keeps a 128-bit map of its free blocks (a page holds at most 120): a page
+//!   hands out its lowest free block, and neither handing out nor freeing touches the block's
+//!   memory (a free list threaded through the blocks cost a cache miss on every free, on the
+//!   old value's cold bytes).
 //! * A bitmap marks the pages with a free block; new blocks go to the lowest-numbered of them,
 //!   and a new page is taken only when none has room. So blocks gather in the oldest pages and
 //!   the newest drain as their blocks are freed, as jemalloc fills its oldest slabs first.
@@ -57,10 +59,12 @@ pub const LARGEST: usize = 256;
 /// Block sizes are multiples of this.
 const STEP: usize = 8;
 const CLASSES: usize = (LARGEST - (SMALLEST - 1)) / STEP;
+const _: () = assert!(
+    PAGE_BYTES / (SMALLEST - 1 + STEP) <= 128,
+    "a page's map holds its blocks"
+);
 /// The bytes of a page.
 pub const PAGE_BYTES: usize = 16 * 1024;
-/// No block.
-const NO_BLOCK: u16 = u16::MAX;
 
 /// The class of a string of `len` bytes (`SMALLEST..=LARGEST`).
 #[inline]
@@ -101,10 +105,8 @@ pub struct Block {
 struct Page {
     /// The page's memory; `None` when the number is free for reuse.
     base: Option<NonNull<u8>>,
-    /// The first block of the free list, or [`NO_BLOCK`].
-    free: u16,
-    /// Blocks from here on were never handed out.
-    fresh: u16,
+    /// One bit per block: the block is free.
+    free: u128,
     /// Blocks handed out and not freed.
     used: u16,
 }
@@ -116,8 +118,10 @@ struct Class {
     vacant: BinaryHeap<Reverse<u32>>,
     /// One bit per page number: the page has a free block.
     room: Vec<u64>,
-    /// No word of `room` below this one has a bit set.
-    lowest: usize,
+    /// One bit per word of `room`: the word has a bit set. The lowest page with room is found
+    /// in two steps whatever the pages in between (a scan of `room` alone crossed every full
+    /// page below the one a free had just opened, and cost a tenth of a SET's time).
+    words_with_room: Vec<u64>,
     /// Bits set in `room`.
     with_room: usize,
     /// Pages held.
@@ -135,7 +139,7 @@ impl Class {
         pages: Vec::new(),
         vacant: BinaryHeap::new(),
         room: Vec::new(),
-        lowest: 0,
+        words_with_room: Vec::new(),
         with_room: 0,
         held: 0,
         used: 0,
@@ -145,40 +149,44 @@ impl Class {
         let word = id as usize / 64;
         if word >= self.room.len() {
             self.room.resize(word + 1, 0);
+            self.words_with_room.resize(word / 64 + 1, 0);
         }
         self.room[word] |= 1 << (id % 64);
-        self.lowest = self.lowest.min(word);
+        self.words_with_room[word / 64] |= 1 << (word % 64);
         self.with_room += 1;
     }
 
     fn clear_room(&mut self, id: u32) {
-        self.room[id as usize / 64] &= !(1 << (id % 64));
+        let word = id as usize / 64;
+        self.room[word] &= !(1 << (id % 64));
+        if self.room[word] == 0 {
+            self.words_with_room[word / 64] &= !(1 << (word % 64));
+        }
         self.with_room -= 1;
     }
 
     /// The lowest-numbered page with a free block: new blocks fill the oldest pages first, so
     /// that the newest ones drain as their blocks are freed and go back to the allocator (a
     /// page taken most recently freed into spread the blocks over every page, and none emptied).
-    fn first_with_room(&mut self) -> Option<u32> {
-        while let Some(&word) = self.room.get(self.lowest) {
-            if word != 0 {
-                return Some((self.lowest * 64) as u32 + word.trailing_zeros());
-            }
-            self.lowest += 1;
-        }
-        None
+    fn first_with_room(&self) -> Option<u32> {
+        let (group, bits) = self
+            .words_with_room
+            .iter()
+            .enumerate()
+            .find(|&(_, &bits)| bits != 0)?;
+        let word = group * 64 + bits.trailing_zeros() as usize;
+        Some((word * 64) as u32 + self.room[word].trailing_zeros())
     }
 
-    /// Takes a new page, with room.
-    fn add_page(&mut self) -> u32 {
+    /// Takes a new page of `blocks` blocks, all free.
+    fn add_page(&mut self, blocks: usize) -> u32 {
         let layout = page_layout();
         // SAFETY: the layout has a non-zero size.
         let base =
             NonNull::new(unsafe { alloc(layout) }).unwrap_or_else(|| handle_alloc_error(layout));
         let page = Page {
             base: Some(base),
-            free: NO_BLOCK,
-            fresh: 0,
+            free: all_blocks(blocks),
             used: 0,
         };
         let id = match self.vacant.pop() {
@@ -196,6 +204,15 @@ impl Class {
         self.set_room(id);
         self.held += 1;
         id
+    }
+}
+
+/// A map with the first `blocks` bits set.
+const fn all_blocks(blocks: usize) -> u128 {
+    if blocks >= 128 {
+        u128::MAX
+    } else {
+        (1 << blocks) - 1
     }
 }
 
@@ -250,25 +267,16 @@ impl Arena {
         let mut c = self.classes[class].0.lock();
         let id = match c.first_with_room() {
             Some(id) => id,
-            None => c.add_page(),
+            None => c.add_page(usize::from(blocks)),
         };
         let page = &mut c.pages[id as usize];
         let base = page.base.expect("a page with room is held");
-        let index = if page.free != NO_BLOCK {
-            let index = page.free;
-            // SAFETY: `index` is a free block of this page, which holds the next free block's
-            // index in its first two bytes (written by `free`).
-            page.free = unsafe {
-                base.as_ptr()
-                    .add(usize::from(index) * size)
-                    .cast::<u16>()
-                    .read_unaligned()
-            };
-            index
-        } else {
-            page.fresh += 1;
-            page.fresh - 1
-        };
+        let index = page.free.trailing_zeros() as usize;
+        debug_assert!(
+            index < usize::from(blocks),
+            "a page with room has a free block"
+        );
+        page.free &= !(1 << index);
         page.used += 1;
         let full = page.used == blocks;
         c.used += 1;
@@ -276,7 +284,7 @@ impl Arena {
             c.clear_room(id);
         }
         // SAFETY: `index` < blocks, so the block lies inside the page.
-        let ptr = unsafe { base.add(usize::from(index) * size) };
+        let ptr = unsafe { base.add(index * size) };
         Block { page: id, ptr }
     }
 
@@ -294,9 +302,8 @@ impl Arena {
         let page = &mut c.pages[block.page as usize];
         let base = page.base.expect("a freed block's page is held");
         let index = (block.ptr.as_ptr() as usize - base.as_ptr() as usize) / size;
-        // SAFETY: the block is free now and at least 2 bytes long; it carries the free list.
-        unsafe { block.ptr.as_ptr().cast::<u16>().write_unaligned(page.free) };
-        page.free = index as u16;
+        debug_assert!(page.free & (1 << index) == 0, "a block freed twice");
+        page.free |= 1 << index;
         page.used -= 1;
         let used = page.used;
         c.used -= 1;
