@@ -111,6 +111,12 @@ if [[ -z "${RENDER_ONLY:-}" ]]; then
         idle=$(rss "$server_pid")
         line=$(client run --port "$port" --gets "$gets" --alpha "$alpha" --rate "$rate")
         keys_end=$(redis-cli -p "$port" dbsize | tr -d '\r')
+        # Both servers' memory sections at the end, and larder's budget and the freed pages its
+        # reconciliation counted, for a run that ends with fewer keys than the others.
+        redis-cli -p "$port" info memory >"$logs/$server-$policy-$kind.info" 2>&1 || true
+        if [[ $server == larder ]]; then
+            redis-cli -p "$port" larder stats >"$logs/$server-$policy-$kind.stats" 2>&1 || true
+        fi
         echo "$server $policy $kind $mem idle_rss=$idle rss=$(rss "$server_pid") used_memory=$(used_memory "$port") keys_end=$keys_end $line" \
             >>"$runs/results.txt"
         stop_server "$server_pid"

@@ -113,6 +113,7 @@ pub fn figures(ctx: &Ctx<'_>) -> Figures {
         MaxmemoryPolicy::NoEviction => "none".to_owned(),
     };
     let arena = crate::value::arena::ARENA.stats();
+    let alloc = crate::memory::allocator_stats();
     let budget = if maxmemory == 0 {
         0
     } else {
@@ -130,6 +131,10 @@ pub fn figures(ctx: &Ctx<'_>) -> Figures {
             ("engine_bytes", keyspace.store().heap_bytes() as u64),
             ("string_arena_bytes", arena.bytes() as u64),
             ("string_arena_blocks", arena.blocks as u64),
+            (
+                "freed_pages_counted",
+                alloc.map_or(0, |a| a.limited_bytes() - a.held()),
+            ),
             ("hits", s.hits),
             ("misses", s.misses.total()),
             ("misses_never_cached", s.misses.never_cached),
