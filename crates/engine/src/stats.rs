@@ -107,8 +107,9 @@ impl Departures {
     }
 
     /// The hash's bucket, from all its bits mixed by a Fibonacci multiply: the store picks a
-    /// shard by bits 40.., which are therefore the same for every key of one shard, so taking
-    /// the bucket from the top bits alone left most of a shard's memory unused.
+    /// shard from the top bits of the hash times another constant, and a bucket taken from the
+    /// hash's own top bits once left most of a shard's memory unused (those bits were nearly
+    /// the same for every key of one shard).
     #[inline]
     fn bucket(&self, hash: u64) -> usize {
         let buckets = (self.cells.len() / WAYS) as u128;
