@@ -77,7 +77,7 @@
 //!   second ghost, 0.1 per entry; LRU, FIFO and SIEVE: 8 bytes). Measured: 29.4 bytes per entry
 //!   for the adaptive S3-FIFO, 28.9 for S3-FIFO, 22.4 for LRU at a million entries; the figures
 //!   are in `docs/benchmarks.md`.
-//! * The departure memory (miss reasons) has at most the configured number of 4-byte cells (1,024
+//! * The departure memory (miss reasons) has at most the configured number of 2-byte cells (1,024
 //!   per shard to start, two per slot as the shard grows); namespace tracking
 //!   keeps at most the configured number of namespaces; hot-key tracking keeps at most `2 × top`
 //!   keys; the hit buffer is 64 slots per shard; single-flight state exists only while a load
