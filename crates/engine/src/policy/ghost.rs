@@ -76,13 +76,55 @@ impl Ghost {
         }
     }
 
-    /// Sizes the set for `capacity` keys at about 70 % load; a changed size starts empty.
+    /// Sizes the set for `capacity` keys at about 70 % load, keeping what it remembers.
+    ///
+    /// The policies ask for a capacity that follows the shard's resident entries, which move
+    /// with every change of a byte budget. A resize therefore keeps the remembered fingerprints
+    /// (dropping the oldest beyond a smaller capacity) and leaves room for a sixteenth more keys,
+    /// so that a capacity creeping up one key at a time does not reallocate every time.
     fn fit(&mut self, capacity: usize) {
-        let wanted = capacity + capacity * 3 / 7 + 8;
-        if wanted > self.slots.len() || wanted * 2 < self.slots.len() {
-            self.slots = vec![EMPTY; wanted].into_boxed_slice();
-            self.order = VecDeque::with_capacity(capacity + capacity / 16 + 16);
-            self.members = 0;
+        let wanted = Self::slots_for(capacity);
+        if wanted <= self.slots.len() && wanted * 2 >= self.slots.len() {
+            return;
+        }
+        self.forget_beyond(capacity);
+        let kept: Vec<u32> = self.slots.iter().copied().filter(|&w| w != EMPTY).collect();
+        let grown = Self::slots_for(capacity + capacity / 16);
+        self.slots = vec![EMPTY; grown].into_boxed_slice();
+        self.members = 0;
+        for word in kept {
+            self.add(word);
+        }
+        let records = Self::records_for(capacity + capacity / 16);
+        if self.order.capacity() < records {
+            self.order.reserve_exact(records - self.order.len());
+        } else if self.order.capacity() > 2 * records {
+            self.order.shrink_to(records);
+        }
+    }
+
+    /// Slots of the membership set for `capacity` keys: about 70 % load.
+    fn slots_for(capacity: usize) -> usize {
+        capacity + capacity * 3 / 7 + 8
+    }
+
+    /// Records the order ring keeps for `capacity` keys: records of keys taken since they were
+    /// remembered are skipped as they come up, bounded to a sixteenth more.
+    fn records_for(capacity: usize) -> usize {
+        capacity + capacity / 16 + 16
+    }
+
+    /// Forgets the oldest fingerprints until fewer than `capacity` keys are remembered and the
+    /// ring has room for one more record.
+    fn forget_beyond(&mut self, capacity: usize) {
+        let records = Self::records_for(capacity);
+        while self.members >= capacity || self.order.len() >= records {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.delete(old);
+                }
+                None => break,
+            }
         }
     }
 
@@ -141,17 +183,7 @@ impl Ghost {
             return;
         }
         self.fit(capacity);
-        // Capacity counts remembered keys; ring records of keys taken since are skipped as they
-        // come up, bounded to a sixteenth more.
-        let records = capacity + capacity / 16 + 16;
-        while self.members >= capacity || self.order.len() >= records {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.delete(old);
-                }
-                None => break,
-            }
-        }
+        self.forget_beyond(capacity);
         let word = self.word(hash, stamp);
         self.order.push_back(word);
         self.add(word);
@@ -224,6 +256,33 @@ mod tests {
             plain.take_stamped(h(7)),
             Some(0),
             "an unstamped ghost keeps no stamp"
+        );
+    }
+
+    #[test]
+    fn a_resize_keeps_what_is_remembered() {
+        let mut ghost = Ghost::stamped();
+        let h = |i: u64| i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // The capacity creeps up one key at a time, as a shard's resident entries do under a
+        // growing byte budget: nothing is forgotten on the way.
+        for i in 1..=400u64 {
+            ghost.insert_stamped(h(i), i as u8, 100 + i as usize);
+        }
+        assert!((1..=400u64).all(|i| ghost.take_stamped(h(i)) == Some(i as u8)));
+        // A capacity cut to a tenth keeps the newest keys.
+        let mut ghost = Ghost::default();
+        for i in 1..=400u64 {
+            ghost.insert(h(i), 400);
+        }
+        ghost.insert(h(401), 40);
+        assert!(ghost.heap_bytes() < 400 * 4, "the set shrank");
+        assert!(
+            (362..=401u64).all(|i| ghost.take(h(i))),
+            "the newest are kept"
+        );
+        assert!(
+            (1..362u64).all(|i| !ghost.take(h(i))),
+            "the oldest are forgotten"
         );
     }
 
