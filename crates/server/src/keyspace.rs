@@ -396,23 +396,30 @@ impl Keyspace {
         self.data_budget.store(budget, Ordering::Relaxed);
         if matches!(policy, MaxmemoryPolicy::AllKeys(_)) {
             let capacity = self.store.capacity();
-            // Lower at once; raise in steps worth a shard-wide lock.
-            if budget < capacity || budget - capacity > maxmemory / 512 {
+            // Lower at once; raise once the step is worth taking every shard's lock (a few
+            // keys' worth), so that the data comes within a few keys of the aim.
+            if budget < capacity || budget - capacity > maxmemory / 4096 {
                 self.set_engine_capacity(budget);
             }
         }
     }
 
-    /// Whether the freed pages the allocator keeps resident, not the data, put the process over
-    /// the aim of [`Keyspace::reconcile`]: `held` (the bytes the program holds) is within it and
-    /// `limited` (those plus the freed pages) is over. The server then has the allocator return
-    /// those pages ([`crate::memory::purge`]) rather than evict data for them: evicting frees
-    /// more pages, which stay resident until the allocator's decay returns them, so the budget
-    /// would be cut again before it recovered.
-    pub fn freed_pages_over_aim(&self, held: u64, limited: u64) -> bool {
+    /// Whether the freed pages the allocator keeps resident, not the data, hold the data back:
+    /// `held` (the bytes the program holds) is within the aim of [`Keyspace::reconcile`],
+    /// `limited` (those plus the freed pages) is within [`RECONCILE_MARGIN`] of the aim or over
+    /// it, and the freed pages are worth a purge (over 1/256 of `maxmemory`). The server then
+    /// has the allocator return those pages ([`crate::memory::purge`]): evicting data for them
+    /// would free more pages, which stay resident until the allocator's decay returns them, so
+    /// the budget would be cut again before it recovered; and left alone near the aim they take
+    /// the room of the data they displace (under a steady rate of writes, a few percent of a
+    /// small `maxmemory`).
+    pub fn freed_pages_in_the_way(&self, held: u64, limited: u64) -> bool {
         let (maxmemory, _) = self.limit();
         let aim = reconcile_aim(maxmemory);
-        maxmemory > 0 && held <= aim && limited > aim
+        maxmemory > 0
+            && held <= aim
+            && limited.saturating_sub(held) > maxmemory / 256
+            && limited > aim - maxmemory / RECONCILE_MARGIN
     }
 
     /// Sets the engine's budget, and the most one entry is weighed: one shard's share of it.
@@ -873,19 +880,24 @@ mod tests {
     }
 
     #[test]
-    fn freed_pages_alone_over_the_aim_call_for_a_purge() {
+    fn freed_pages_near_the_aim_call_for_a_purge() {
         let ks = Keyspace::new(1_000_000, MaxmemoryPolicy::AllKeys(PolicyKind::Lru));
         let aim = 1_000_000 - 1_000_000 / RECONCILE_MARGIN;
+        let worth = 1_000_000 / 256 + 1;
         // The data within the aim, the freed pages taking the process over it: purge.
-        assert!(ks.freed_pages_over_aim(aim, aim + 1));
-        assert!(ks.freed_pages_over_aim(500_000, 2_000_000));
-        // Within the aim altogether: nothing to do.
-        assert!(!ks.freed_pages_over_aim(500_000, aim));
+        assert!(ks.freed_pages_in_the_way(aim - worth, aim + 1));
+        assert!(ks.freed_pages_in_the_way(500_000, 2_000_000));
+        // Within the aim, but near it, where the freed pages take the data's room: purge.
+        assert!(ks.freed_pages_in_the_way(aim - 2 * worth, aim - worth));
+        // Far below the aim: the data has room, nothing to do.
+        assert!(!ks.freed_pages_in_the_way(500_000, 600_000));
+        // Too few freed pages to be worth a purge.
+        assert!(!ks.freed_pages_in_the_way(aim, aim + 1));
         // The data itself over: that is for eviction, not a purge.
-        assert!(!ks.freed_pages_over_aim(aim + 1, aim + 100_000));
+        assert!(!ks.freed_pages_in_the_way(aim + 1, aim + 100_000));
         // No maxmemory: no aim.
         let unlimited = Keyspace::new(0, MaxmemoryPolicy::AllKeys(PolicyKind::Lru));
-        assert!(!unlimited.freed_pages_over_aim(500_000, u64::MAX));
+        assert!(!unlimited.freed_pages_in_the_way(500_000, u64::MAX));
     }
 
     #[test]

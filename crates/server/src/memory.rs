@@ -5,8 +5,6 @@
 //!
 //! [`Keyspace::reconcile`]: crate::keyspace::Keyspace::reconcile
 
-use std::sync::OnceLock;
-
 /// jemalloc's view of the heap, in bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AllocatorStats {
@@ -22,6 +20,10 @@ pub struct AllocatorStats {
     pub arena_free: u64,
     /// Bytes of allocator memory mapped and resident (`stats.resident`).
     pub resident: u64,
+    /// Bytes in pages the program freed and the allocator has not returned to the system yet:
+    /// its dirty and muzzy pages (`stats.arenas.<all>.pdirty` and `pmuzzy`, times the page
+    /// size). They are resident, and returned by the allocator's decay or by [`purge`].
+    pub freed_pages: u64,
 }
 
 impl AllocatorStats {
@@ -41,30 +43,16 @@ impl AllocatorStats {
     }
 
     /// The bytes `maxmemory` is held to ([`Keyspace::reconcile`]): what the program holds
-    /// ([`AllocatorStats::held`]) plus the pages the allocator keeps resident beyond the pages
-    /// in use (`resident − active`: freed pages not yet returned to the system, and metadata),
-    /// less what that was when the process started. Under churn jemalloc keeps freed pages resident for
+    /// ([`AllocatorStats::held`]) plus the freed pages the allocator keeps resident
+    /// ([`AllocatorStats::freed_pages`]). Under churn jemalloc keeps freed pages resident for
     /// seconds (its decay), so that part of the RSS grows with the rate of writes, not the
     /// data; counting it keeps the RSS within `maxmemory` of the idle RSS, which the bytes held
-    /// alone do not.
+    /// alone do not. The allocator's metadata is not counted: it is part of the idle RSS, and
+    /// grows with the heap by a fraction of a percent.
     ///
     /// [`Keyspace::reconcile`]: crate::keyspace::Keyspace::reconcile
     pub fn limited_bytes(&self) -> u64 {
-        static AT_START: OnceLock<u64> = OnceLock::new();
-        self.limited_bytes_since(*AT_START.get_or_init(|| self.unused_resident()))
-    }
-
-    /// [`AllocatorStats::limited_bytes`] with the unused resident bytes at start given.
-    fn limited_bytes_since(&self, unused_resident_at_start: u64) -> u64 {
-        self.held()
-            + self
-                .unused_resident()
-                .saturating_sub(unused_resident_at_start)
-    }
-
-    /// Resident pages the allocator holds beyond the pages in use.
-    fn unused_resident(&self) -> u64 {
-        self.resident.saturating_sub(self.active)
+        self.held() + self.freed_pages
     }
 }
 
@@ -149,7 +137,27 @@ mod jemalloc {
             active: stats::active::read().ok()? as u64,
             resident: stats::resident::read().ok()? as u64,
             arena_free: crate::value::arena::ARENA.stats().free_bytes as u64,
+            freed_pages: freed_pages().unwrap_or(0) as u64,
         })
+    }
+
+    /// `stats.arenas.<MALLCTL_ARENAS_ALL>.pdirty` and `pmuzzy`, in bytes: the pages freed
+    /// and not yet returned to the system, over all arenas (as of the last epoch advance).
+    #[allow(unsafe_code)]
+    fn freed_pages() -> Option<usize> {
+        const DIRTY: &[u8] = b"stats.arenas.4096.pdirty\0";
+        const MUZZY: &[u8] = b"stats.arenas.4096.pmuzzy\0";
+        const PAGE: &[u8] = b"arenas.page\0";
+        // SAFETY: as in `thread_caches`: NUL-terminated mallctl names (4096 is
+        // MALLCTL_ARENAS_ALL) whose documented type is `size_t`, which is `usize`.
+        let (dirty, muzzy, page) = unsafe {
+            (
+                tikv_jemalloc_ctl::raw::read::<usize>(DIRTY).ok()?,
+                tikv_jemalloc_ctl::raw::read::<usize>(MUZZY).ok()?,
+                tikv_jemalloc_ctl::raw::read::<usize>(PAGE).ok()?,
+            )
+        };
+        Some((dirty + muzzy) * page)
     }
 
     /// `stats.arenas.<MALLCTL_ARENAS_ALL>.tcache_bytes`: the bytes held by the threads' caches,
@@ -272,35 +280,26 @@ mod tests {
     }
 
     #[test]
-    fn the_limited_figure_counts_resident_pages_beyond_the_start() {
-        let at = |allocated, active, resident| AllocatorStats {
+    fn the_limited_figure_counts_the_freed_pages() {
+        let at = |allocated, freed_pages| AllocatorStats {
             allocated,
             cached: 0,
-            active,
-            resident,
+            active: allocated,
+            resident: allocated + freed_pages + 2_000_000,
             arena_free: 0,
+            freed_pages,
         };
-        // At start: 2 MB resident beyond the active pages; that part is the idle baseline.
-        let start = at(1_000_000, 1_200_000, 3_200_000);
-        assert_eq!(
-            start.limited_bytes_since(start.unused_resident()),
-            1_000_000
-        );
+        assert_eq!(at(1_000_000, 0).limited_bytes(), 1_000_000);
         // Under churn the allocator keeps 10 MB of freed pages: they count.
-        let churn = at(60_000_000, 63_000_000, 75_000_000);
-        assert_eq!(churn.limited_bytes_since(2_000_000), 70_000_000);
-        // Fewer unused pages than at start never count below what the program holds.
-        let lean = at(5_000_000, 5_000_000, 5_500_000);
-        assert_eq!(lean.limited_bytes_since(2_000_000), 5_000_000);
-        // The threads' caches are the allocator's: they count as neither held nor limited.
+        assert_eq!(at(60_000_000, 10_000_000).limited_bytes(), 70_000_000);
+        // The threads' caches and the string arena's free blocks are room, not what the program
+        // holds: they count as neither held nor limited.
         let cached = AllocatorStats {
-            cached: 800_000,
-            ..start
+            cached: 600_000,
+            arena_free: 200_000,
+            ..at(1_000_000, 50_000)
         };
         assert_eq!(cached.held(), 200_000);
-        assert_eq!(
-            cached.limited_bytes_since(cached.unused_resident()),
-            200_000
-        );
+        assert_eq!(cached.limited_bytes(), 250_000);
     }
 }

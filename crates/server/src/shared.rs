@@ -242,12 +242,12 @@ impl Shared {
     /// `maxmemory` with the allocator, and samples the peak memory and the operation rate.
     pub fn cron(&self) {
         let mut allocator = crate::memory::allocator_stats();
-        // Freed pages the allocator still keeps, not data, over the aim: return them rather
-        // than evict data for them.
+        // Freed pages the allocator still keeps, not data, taking the data's room near the
+        // aim: return them rather than evict data for them.
         if let Some(a) = allocator
             && self
                 .keyspace
-                .freed_pages_over_aim(a.held(), a.limited_bytes())
+                .freed_pages_in_the_way(a.held(), a.limited_bytes())
             && crate::memory::purge()
         {
             allocator = crate::memory::allocator_stats();
