@@ -32,6 +32,9 @@ pub struct Config {
     pub maxmemory_policy: String,
     /// Active expiry cycles per second.
     pub hz: u32,
+    /// With one worker thread, how long the worker keeps polling its sockets after the last
+    /// input before it sleeps, in microseconds (0: never; `crate::busy_poll`).
+    pub busy_poll_us: u64,
     /// Largest bulk string a client may send.
     #[serde(deserialize_with = "de_memory")]
     pub proto_max_bulk_len: u64,
@@ -82,6 +85,7 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: "allkeys-larder".to_owned(),
             hz: 10,
+            busy_poll_us: 50,
             proto_max_bulk_len: 512 << 20,
             client_query_buffer_limit: 1 << 30,
             client_output_buffer_limit_pubsub: "33554432 8388608 60".to_owned(),
@@ -173,6 +177,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 name: "maxmemory-samples",
                 message: "must be at least 1".to_owned(),
+            });
+        }
+        if self.busy_poll_us > MAX_BUSY_POLL_US as u64 {
+            return Err(ConfigError::Invalid {
+                name: "busy-poll-us",
+                message: format!("must be at most {MAX_BUSY_POLL_US}"),
             });
         }
         if parse_output_limit(&self.client_output_buffer_limit_pubsub).is_none() {
@@ -308,6 +318,14 @@ pub static PARAMS: &[Param] = &[
         set: Some(|c, v| {
             // Redis accepts any non-negative number and runs at 1 to 500.
             c.hz = int_in(v, 0, i32::MAX.into())?.clamp(1, 500) as u32;
+            Ok(())
+        }),
+    },
+    Param {
+        name: "busy-poll-us",
+        get: |c| c.busy_poll_us.to_string(),
+        set: Some(|c, v| {
+            c.busy_poll_us = int_in(v, 0, MAX_BUSY_POLL_US)? as u64;
             Ok(())
         }),
     },
@@ -529,6 +547,9 @@ pub static PARAMS: &[Param] = &[
 
 /// The output limits of the classes Larder does not limit: normal clients none, and replicas,
 /// which do not exist, Redis's default.
+/// The longest `busy-poll-us` accepted: a second.
+const MAX_BUSY_POLL_US: i64 = 1_000_000;
+
 const FIXED_OUTPUT_LIMITS: &str = "normal 0 0 0 slave 268435456 67108864 60";
 
 /// Looks a parameter up by name, case-insensitively.
@@ -719,6 +740,7 @@ mod tests {
             ("maxmemory-policy", "VOLATILE-TTL", "volatile-ttl"),
             ("maxmemory-samples", "10", "10"),
             ("hz", "1000", "500"),
+            ("busy-poll-us", "0", "0"),
             ("timeout", "60", "60"),
             ("protected-mode", "no", "no"),
             ("requirepass", "secret", "secret"),

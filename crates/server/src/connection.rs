@@ -131,6 +131,7 @@ pub async fn serve(stream: TcpStream, shared: Arc<Shared>, handle: Arc<ClientHan
                 match read(&stream, &mut input) {
                     Some(Ok(0)) => break,
                     Some(Ok(n)) => {
+                        shared.busy_poll.input_arrived();
                         ServerStats::add(&shared.stats.net_input_bytes, n as u64);
                         handle
                             .last_active_ms

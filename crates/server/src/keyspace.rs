@@ -406,7 +406,7 @@ impl Keyspace {
 
     /// Whether the freed pages the allocator keeps resident, not the data, hold the data back:
     /// `held` (the bytes the program holds) is within the aim of [`Keyspace::reconcile`],
-    /// `limited` (those plus the freed pages) is within [`RECONCILE_MARGIN`] of the aim or over
+    /// `limited` (those plus the freed pages) is within 1/64 of `maxmemory` of the aim or over
     /// it, and the freed pages are worth a purge (over 1/256 of `maxmemory`). The server then
     /// has the allocator return those pages ([`crate::memory::purge`]): evicting data for them
     /// would free more pages, which stay resident until the allocator's decay returns them, so

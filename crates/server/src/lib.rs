@@ -36,8 +36,9 @@
 //! ## Concurrency model
 //!
 //! A multi-threaded tokio runtime (one worker per core by default; with `--threads 1` tokio's
-//! single-threaded runtime, which serves input in arrival order as Redis's event loop does)
-//! runs one task per connection. Commands execute on the connection's task and go straight to the engine, whose
+//! single-threaded runtime, which serves input in arrival order as Redis's event loop does, and
+//! after a burst of input keeps polling its sockets for up to `busy-poll-us` before it sleeps:
+//! [`busy_poll`]) runs one task per connection. Commands execute on the connection's task and go straight to the engine, whose
 //! shards have their own reader-writer locks: a `GET` takes one shard's shared lock, a `SET`
 //! one shard's exclusive lock. Single-key read-modify-write commands (`INCR`, `APPEND`, `SET
 //! NX GET`, ...) are atomic through the engine's `compute`, under one shard lock. Commands
@@ -64,6 +65,7 @@
 //! (`SRANDMEMBER`, `HRANDFIELD`, `ZRANDMEMBER` with a negative count) by 2^27 elements.
 
 pub mod blocking;
+pub mod busy_poll;
 pub mod client;
 pub mod cmd;
 pub mod config;

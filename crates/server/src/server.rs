@@ -149,6 +149,9 @@ pub fn run_blocking(config: Config, ready: impl FnOnce(SocketAddr)) -> io::Resul
     runtime.block_on(async move {
         let stop = signal();
         let server = Server::bind(config).await?;
+        if threads == 1 {
+            tokio::spawn(crate::busy_poll::run(Arc::clone(server.shared())));
+        }
         ready(server.local_addr()?);
         server.run(stop).await
     })

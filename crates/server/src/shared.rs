@@ -144,6 +144,8 @@ pub struct Shared {
     pub startup_memory: u64,
     /// Sampled rates.
     pub metrics: Mutex<Metrics>,
+    /// Input arrivals, for the single-threaded server's busy polling.
+    pub busy_poll: crate::busy_poll::BusyPoll,
     /// Per-command counters (`INFO commandstats`).
     pub command_stats: CommandStatsMap,
     /// Watched keys (`WATCH`).
@@ -192,6 +194,7 @@ impl Shared {
             peak_memory: AtomicU64::new(0),
             startup_memory: 0,
             metrics: Mutex::new(Metrics::default()),
+            busy_poll: crate::busy_poll::BusyPoll::default(),
             command_stats: crate::cmd::new_command_stats(),
             watches: Arc::default(),
             notify,
