@@ -545,11 +545,11 @@ pub static PARAMS: &[Param] = &[
     },
 ];
 
-/// The output limits of the classes Larder does not limit: normal clients none, and replicas,
-/// which do not exist, Redis's default.
 /// The longest `busy-poll-us` accepted: a second.
 const MAX_BUSY_POLL_US: i64 = 1_000_000;
 
+/// The output limits of the classes Larder does not limit: normal clients none, and replicas,
+/// which do not exist, Redis's default.
 const FIXED_OUTPUT_LIMITS: &str = "normal 0 0 0 slave 268435456 67108864 60";
 
 /// Looks a parameter up by name, case-insensitively.

@@ -230,6 +230,7 @@ async fn block(
                     Ok(()) => match read(stream, input) {
                         Some(Ok(0)) => true,
                         Some(Ok(n)) => {
+                            shared.busy_poll.input_arrived();
                             ServerStats::add(&shared.stats.net_input_bytes, n as u64);
                             input.len() as u64 > query_limit
                         }
