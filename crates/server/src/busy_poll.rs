@@ -46,11 +46,6 @@ impl BusyPoll {
             self.wake.notify_one();
         }
     }
-
-    /// Whether the polling task is asleep, waiting for input.
-    pub fn is_waiting(&self) -> bool {
-        self.waiting.load(Ordering::Acquire)
-    }
 }
 
 /// Whether to keep polling at `now`, for a burst of input that began at `start` and last saw
@@ -119,11 +114,11 @@ mod tests {
     fn a_read_wakes_a_waiting_poller_once() {
         let poll = BusyPoll::default();
         poll.input_arrived();
-        assert!(!poll.is_waiting());
+        assert!(!poll.waiting.load(Ordering::Acquire));
         poll.waiting.store(true, Ordering::Release);
         poll.input_arrived();
         assert!(
-            !poll.is_waiting(),
+            !poll.waiting.load(Ordering::Acquire),
             "the read took the poller out of its wait"
         );
         assert_eq!(poll.reads.load(Ordering::Relaxed), 2);

@@ -131,10 +131,7 @@ pub fn figures(ctx: &Ctx<'_>) -> Figures {
             ("engine_bytes", keyspace.store().heap_bytes() as u64),
             ("string_arena_bytes", arena.bytes() as u64),
             ("string_arena_blocks", arena.blocks as u64),
-            (
-                "freed_pages_counted",
-                alloc.map_or(0, |a| a.limited_bytes() - a.held()),
-            ),
+            ("freed_pages_counted", alloc.map_or(0, |a| a.freed_pages)),
             ("hits", s.hits),
             ("misses", s.misses.total()),
             ("misses_never_cached", s.misses.never_cached),
